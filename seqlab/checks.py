@@ -1,0 +1,178 @@
+"""Self-checks for the labs' visible tests: compare a student's output with an oracle, and when it
+differs, say *what* differs and the likeliest cause, not just ``AssertionError``.
+
+A failure message names the output, the first wrong element with both values, the max relative
+error, and then any diagnosis that fits the numbers: a transposed or sign-flipped result, a constant
+factor, all zeros, NaN, float32 round-off, a pattern over time steps ("the first time step is right
+and later ones are not"), or a match with a known mistake the test computed for comparison
+(``suspects``). The oracle values come from independent computations (torch, numerical gradients),
+so printing one element of them does not give the implementation away.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["CheckFailed", "check_shape", "check_close", "check_implemented", "passed"]
+
+# float32 carries ~7 significant digits; results computed in it are judged against this.
+FLOAT32_RTOL = 2e-4
+
+# default advice for patterns along the time axis; a test can pass its own wording
+TIME_HINTS = {
+    "first_only": "the first time step is right and later ones are not: is the hidden state "
+                  "carried forward from one step to the next?",
+    "last_only": "only the last time step is right: are the gradients flowing back from later "
+                 "steps added in (dh accumulated across time)?",
+    "shifted": "the values are shifted by one time step: check the indices of your time loop",
+}
+
+
+class CheckFailed(AssertionError):
+    """A self-check found a wrong output; the message says what is wrong and what to look at."""
+
+
+def passed(message: str = "All checks passed.") -> None:
+    """Print a one-line success message (the visible tests end with this)."""
+    print(f"\u2714 {message}")
+
+
+def check_implemented(value, name: str) -> None:
+    """Fail with a hint when a function returned None, the usual sign of a missing return."""
+    if value is None:
+        raise CheckFailed(f"{name} returned None: did you forget a `return` statement?")
+
+
+def check_shape(name: str, actual, expected_shape: Sequence[int]) -> np.ndarray:
+    """Check that ``actual`` is an array of ``expected_shape``; return it as an array.
+
+    Example message: "dWh has shape (5, 4), expected (4, 4)".
+    """
+    expected_shape = tuple(int(s) for s in expected_shape)
+    if actual is None:
+        raise CheckFailed(f"{name} is None: did you forget to return it?")
+    if isinstance(actual, (tuple, list)) and not _is_numeric_sequence(actual):
+        raise CheckFailed(f"{name} is a {type(actual).__name__} of {len(actual)} items, expected an "
+                          f"array of shape {expected_shape}: did you return a tuple where one array "
+                          "belongs (or forget to unpack one)?")
+    if hasattr(actual, "detach"):
+        actual = actual.detach().cpu().numpy()
+    actual = np.asarray(actual)
+    if actual.shape != expected_shape:
+        msg = f"{name} has shape {actual.shape}, expected {expected_shape}"
+        if actual.shape == expected_shape[::-1] and len(expected_shape) > 1:
+            msg += ": it looks transposed"
+        elif actual.size == int(np.prod(expected_shape)):
+            msg += ": the right number of entries in the wrong layout; check a reshape or transpose"
+        elif actual.ndim != len(expected_shape):
+            msg += f" ({actual.ndim} dimensions instead of {len(expected_shape)}; a missing or extra sum/axis?)"
+        raise CheckFailed(msg)
+    return actual
+
+
+def check_close(name: str, actual, expected, *, rtol: float = 1e-7, atol: float = 1e-10,
+                what: str = "expected", time_axis: int | None = None,
+                time_hints: Mapping[str, str] | None = None,
+                suspects: Mapping[str, np.ndarray] | None = None) -> float:
+    """Check that ``actual`` matches ``expected`` elementwise; return the max relative error.
+
+    Inputs:
+    - name: what the student will recognise, e.g. "h" or "dWx".
+    - actual: the student's output; expected: the oracle's (array, tensor or number).
+    - rtol, atol: an element fails when |a - e| > atol + rtol * (|a| + |e|). Loosened to
+      FLOAT32_RTOL when either side is float32.
+    - what: how to call the oracle in the message ("expected", "numerical gradient", ...).
+    - time_axis: the axis that is time, to diagnose patterns over steps.
+    - suspects: description -> the output a known mistake gives; a match is named in the message,
+      e.g. {"Wx and Wh are swapped": oracle(x, h, Wh, Wx, b)}.
+    Raises CheckFailed with the diagnosis.
+    """
+    expected = _as_array(expected)
+    actual = check_shape(name, actual, expected.shape)
+    if actual.dtype.kind not in "fiub":
+        raise CheckFailed(f"{name} has dtype {actual.dtype}, expected numbers")
+    if np.float32 in (actual.dtype, expected.dtype):
+        rtol = max(rtol, FLOAT32_RTOL)
+    a = actual.astype(np.float64)
+    e = expected.astype(np.float64)
+    if not np.all(np.isfinite(a)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise CheckFailed(f"{name}{_idx(bad)} is {a[bad]}: the output holds NaN or inf. "
+                          "Look for exp() of a large number (subtract the max first), log(0), or 0/0.")
+    bad = np.abs(a - e) > atol + rtol * (np.abs(a) + np.abs(e))
+    err = _rel(a, e)
+    if not bad.any():
+        return err
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    msg = (f"{name}{_idx(first)} = {a[first]:.4g} but {what} {e[first]:.4g}; max relative error "
+           f"{err:.2g} ({int(bad.sum())} of {bad.size} entries wrong)")
+    notes = _diagnose(a, e, rtol, suspects)
+    if time_axis is not None and not notes:
+        notes += _time_pattern(a, e, bad, time_axis, rtol, {**TIME_HINTS, **(time_hints or {})})
+    if notes:
+        msg += ". " + " ".join(n[0].upper() + n[1:] + ("" if n.endswith(("?", ".")) else ".") for n in notes)
+    raise CheckFailed(msg)
+
+
+def _diagnose(a: np.ndarray, e: np.ndarray, rtol: float, suspects) -> list[str]:
+    close = lambda x, y, r=rtol: x.shape == y.shape and np.allclose(x, y, rtol=max(r, 1e-6), atol=1e-9)
+    for description, value in (suspects or {}).items():
+        value = _as_array(value).astype(np.float64)
+        if close(a, value):
+            return [f"it matches what you get when {description}"]
+    if not np.any(a) and np.any(e):
+        return ["it is all zeros: is the computation still a placeholder, or written to a copy?"]
+    if close(a, -e):
+        return ["it has the wrong sign"]
+    if a.ndim == 2 and a.shape[0] == a.shape[1] and close(a, e.T):
+        return ["it equals the transpose of the expected value"]
+    if np.allclose(a, e, rtol=1e-3, atol=1e-6):
+        return ["it is close, but not within the tolerance: are you computing in float32, or with "
+                "an approximation? Use float64 throughout"]
+    nz = np.abs(e) > 1e-12
+    if nz.sum() > 1:
+        ratio = a[nz] / e[nz]
+        if np.allclose(ratio, ratio[0], rtol=1e-6) and abs(ratio[0]) > 1e-12:
+            return [f"it is {ratio[0]:.4g} times the expected value: a missing or extra scale factor "
+                    "(an average instead of a sum, a 1/N, a temperature)?"]
+    return []
+
+
+def _time_pattern(a, e, bad, axis: int, rtol: float, hints: Mapping[str, str]) -> list[str]:
+    T = a.shape[axis]
+    if T < 2:
+        return []
+    step_ok = ~np.moveaxis(bad, axis, 0).reshape(T, -1).any(axis=1)
+    if step_ok[0] and not step_ok[1:].any():
+        return [hints["first_only"]]
+    if step_ok[-1] and not step_ok[:-1].any():
+        return [hints["last_only"]]
+    a_t, e_t = np.moveaxis(a, axis, 0), np.moveaxis(e, axis, 0)
+    for lo, hi in ((a_t[1:], e_t[:-1]), (a_t[:-1], e_t[1:])):
+        if np.allclose(lo, hi, rtol=max(rtol, 1e-6), atol=1e-9):
+            return [hints["shifted"]]
+    return []
+
+
+def _as_array(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _rel(a: np.ndarray, e: np.ndarray) -> float:
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - e) / np.maximum(1e-12, np.abs(a) + np.abs(e))))
+
+
+def _idx(index: tuple) -> str:
+    return f"[{', '.join(map(str, index))}]" if index else ""
+
+
+def _is_numeric_sequence(x) -> bool:
+    try:
+        return np.asarray(x).dtype.kind in "fiub"
+    except (ValueError, TypeError):
+        return False

@@ -1,0 +1,119 @@
+"""Hidden tests: compare a student's output with the reference solution's, recorded beforehand.
+
+The reference lives only in ``solutions/``. When a lab is released, the autograder runs the
+reference notebook once in *record* mode; every hidden test call ``matches_reference(key, value)``
+stores the reference's output under ``key`` in a grader-only file. When a submission is graded,
+the same hidden test runs against the student's code and the call *compares* instead. No
+reference code is ever shipped to or imported by a student's kernel; only the recorded outputs,
+and only at autograde time.
+
+Two environment variables drive it (both set by the autograder, never by hand):
+  SEQLAB_REFERENCE_STORE: path of the recorded outputs (a pickle of ``{key: value}``);
+  SEQLAB_REFERENCE_MODE:  ``record`` while releasing, anything else (or unset) compares.
+With no store set (a student or an instructor running a notebook by hand) the call does nothing.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STORE_ENV = "SEQLAB_REFERENCE_STORE"
+MODE_ENV = "SEQLAB_REFERENCE_MODE"
+
+__all__ = ["matches_reference", "STORE_ENV", "MODE_ENV"]
+
+
+class ReferenceMismatch(AssertionError):
+    """A hidden test found the student's output different from the reference's."""
+
+
+def matches_reference(key: str, value: Any, *, rtol: float = 1e-5, atol: float = 1e-7) -> None:
+    """Record ``value`` as the reference output for ``key``, or check it against the recording.
+
+    Inputs:
+    - key: a name unique within the lab, e.g. "rnn_forward/N1_T1".
+    - value: an array, a number, or a (nested) tuple, list or dict of them.
+    - rtol, atol: tolerances; atol is scaled by the largest reference magnitude.
+    Raises ReferenceMismatch with a message that names what differs, never the expected values.
+    """
+    path = os.environ.get(STORE_ENV)
+    if not path:
+        return
+    path = Path(path)
+    if os.environ.get(MODE_ENV) == "record":
+        store = _load(path) if path.exists() else {}
+        store[key] = _to_numpy(value)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(store))
+        tmp.replace(path)
+        return
+    if not path.exists():
+        raise RuntimeError(f"no reference outputs at {path}: release the lab again to record them")
+    store = _load(path)
+    if key not in store:
+        raise RuntimeError(f"hidden case {key!r} was not recorded: release the lab again")
+    _compare(key, _to_numpy(value), store[key], rtol, atol)
+
+
+def _load(path: Path) -> dict:
+    return pickle.loads(path.read_bytes())
+
+
+def _to_numpy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_numpy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_numpy(v) for v in value) if isinstance(value, tuple) else [_to_numpy(v) for v in value]
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    if isinstance(value, (np.ndarray, np.generic, int, float, bool)):
+        return np.asarray(value)
+    return value
+
+
+def _compare(where: str, got: Any, want: Any, rtol: float, atol: float) -> None:
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            raise ReferenceMismatch(f"hidden case {where}: expected a dict, got {type(got).__name__}")
+        if set(got) != set(want):
+            raise ReferenceMismatch(
+                f"hidden case {where}: dict keys {sorted(got)} differ from the expected {sorted(want)}")
+        for k in want:
+            _compare(f"{where}[{k!r}]", got[k], want[k], rtol, atol)
+        return
+    if isinstance(want, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(want):
+            n = len(got) if isinstance(got, (list, tuple)) else type(got).__name__
+            raise ReferenceMismatch(f"hidden case {where}: expected {len(want)} outputs, got {n}")
+        for i, (g, w) in enumerate(zip(got, want)):
+            _compare(f"{where}[{i}]", g, w, rtol, atol)
+        return
+    if not isinstance(want, np.ndarray):
+        if got != want:
+            raise ReferenceMismatch(f"hidden case {where}: the value differs from the reference")
+        return
+    if not isinstance(got, np.ndarray):
+        raise ReferenceMismatch(f"hidden case {where}: expected an array, got {type(got).__name__}")
+    if got.shape != want.shape:
+        raise ReferenceMismatch(f"hidden case {where}: shape {got.shape}, expected {want.shape}")
+    if want.dtype.kind in "biu" or want.dtype == bool:
+        if not np.array_equal(got, want):
+            raise ReferenceMismatch(f"hidden case {where}: {int(np.sum(got != want))} entries differ")
+        return
+    got = got.astype(np.float64)
+    want = want.astype(np.float64)
+    if not np.all(np.isfinite(got)):
+        raise ReferenceMismatch(f"hidden case {where}: the output holds NaN or inf")
+    scale = max(1.0, float(np.max(np.abs(want)))) if want.size else 1.0
+    bad = ~np.isclose(got, want, rtol=rtol, atol=atol * scale)
+    if bad.any():
+        err = np.abs(got - want) / np.maximum(np.abs(want), atol * scale)
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ReferenceMismatch(
+            f"hidden case {where}: {int(bad.sum())} of {bad.size} entries differ from the reference "
+            f"(first at index {first}, max relative error {float(err.max()):.2g})")

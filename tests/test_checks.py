@@ -1,0 +1,118 @@
+"""Tests of seqlab.checks: do failures say what is wrong and the likely cause?"""
+import numpy as np
+import pytest
+
+from seqlab.checks import CheckFailed, check_close, check_implemented, check_shape
+
+rng = np.random.default_rng(0)
+
+
+def fails(**kwargs) -> str:
+    with pytest.raises(CheckFailed) as info:
+        check_close(**kwargs)
+    return str(info.value)
+
+
+def test_shape_message_names_both_shapes():
+    """Does a wrong shape name the array, its shape and the expected one?"""
+    with pytest.raises(CheckFailed, match=r"dWh has shape \(5, 4\), expected \(4, 4\)"):
+        check_shape("dWh", np.zeros((5, 4)), (4, 4))
+
+
+def test_shape_spots_a_transpose():
+    """Is a transposed result called transposed?"""
+    with pytest.raises(CheckFailed, match="transposed"):
+        check_shape("Wx", np.zeros((3, 5)), (5, 3))
+
+
+def test_tuple_instead_of_array_is_explained():
+    """Does returning (out, cache) where an array belongs say so?"""
+    with pytest.raises(CheckFailed, match="tuple"):
+        check_shape("h", (np.zeros(3), {"cache": 1}), (3,))
+
+
+def test_none_suggests_a_missing_return():
+    """Does None point at a missing return statement?"""
+    with pytest.raises(CheckFailed, match="return"):
+        check_implemented(None, "rnn_forward")
+
+
+def test_close_values_pass_and_return_the_error():
+    """Do matching arrays pass, returning a small relative error?"""
+    x = rng.normal(size=(3, 4))
+    assert check_close("h", x + 1e-12, x) < 1e-9
+
+
+def test_message_names_element_values_and_error():
+    """Does the message give the first wrong element, both values and the max relative error?"""
+    e = np.ones((2, 3))
+    a = e.copy()
+    a[1, 2] = 0.5
+    msg = fails(name="h", actual=a, expected=e)
+    assert "h[1, 2] = 0.5 but expected 1" in msg and "max relative error" in msg and "1 of 6" in msg
+
+
+def test_time_pattern_first_step_only():
+    """When only the first time step is right, does the message ask about carrying h forward?"""
+    e = rng.normal(size=(2, 4, 3))
+    a = e.copy()
+    a[:, 1:] += 0.3
+    assert "carried forward" in fails(name="h", actual=a, expected=e, time_axis=1)
+
+
+def test_time_pattern_last_step_only():
+    """When only the last step is right, does the message ask about accumulating dh?"""
+    e = rng.normal(size=(2, 4, 3))
+    a = e.copy()
+    a[:, :-1] *= 0.5
+    assert "accumulated" in fails(name="dx", actual=a, expected=e, time_axis=1)
+
+
+def test_time_pattern_shift():
+    """Is an off-by-one shift in time recognised?"""
+    e = rng.normal(size=(2, 5, 3))
+    a = np.concatenate([e[:, 1:], e[:, :1]], axis=1)
+    a[:, -1] = 0
+    e2 = e.copy()
+    assert "shifted by one" in fails(name="h", actual=np.roll(e2, 1, axis=1), expected=e2, time_axis=1)
+
+
+@pytest.mark.parametrize("transform, words", [
+    (lambda e: -e, "wrong sign"),
+    (lambda e: e.T, "transpose"),
+    (lambda e: 0.25 * e, "0.25 times"),
+    (lambda e: np.zeros_like(e), "all zeros"),
+    (lambda e: e * (1 + 1e-5), "float32"),
+])
+def test_diagnoses(transform, words):
+    """Are sign flips, transposes, scale factors, zeros and round-off each named?"""
+    e = rng.normal(size=(4, 4))
+    assert words in fails(name="dWh", actual=transform(e), expected=e)
+
+
+def test_suspect_is_named():
+    """Does a match with a known mistake the test computed get named in the message?"""
+    e = rng.normal(size=(3, 3))
+    wrong = rng.normal(size=(3, 3))
+    msg = fails(name="h", actual=wrong, expected=e, suspects={"Wx and Wh are swapped": wrong})
+    assert "Wx and Wh are swapped" in msg
+
+
+def test_nan_is_reported_with_advice():
+    """Does a NaN in the output name the position and suggest subtracting the max?"""
+    a = np.ones(3)
+    a[1] = np.nan
+    assert "NaN" in fails(name="loss", actual=a, expected=np.ones(3))
+
+
+def test_float32_output_gets_float32_tolerance():
+    """Is a float32 result within float32 round-off accepted?"""
+    e = rng.normal(size=(5, 5))
+    check_close("h", e.astype(np.float32), e)
+
+
+def test_accepts_torch_tensors():
+    """Can the oracle be a torch tensor?"""
+    torch = pytest.importorskip("torch")
+    e = rng.normal(size=(2, 2))
+    check_close("h", e, torch.from_numpy(e))
