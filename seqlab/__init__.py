@@ -25,6 +25,7 @@ _EXPORTS = {
     "budget": "seqlab.runtime",
     "is_autograding": "seqlab.runtime",
     "load_names": "seqlab.data",
+    "split": "seqlab.data",
     "CharVocab": "seqlab.data",
     "train_loop": "seqlab.train",
     "plot_losses": "seqlab.train",

@@ -23,8 +23,8 @@ FLOAT32_RTOL = 2e-4
 TIME_HINTS = {
     "first_only": "the first time step is right and later ones are not: is the hidden state "
                   "carried forward from one step to the next?",
-    "last_only": "only the last time step is right: are the gradients flowing back from later "
-                 "steps added in (dh accumulated across time)?",
+    "last_only": "only the last time step is right: check what carries over between steps (in a "
+                 "backward pass: are the gradients from later steps added in, dh accumulated?)",
     "shifted": "the values are shifted by one time step: check the indices of your time loop",
 }
 
@@ -133,7 +133,7 @@ def _diagnose(a: np.ndarray, e: np.ndarray, rtol: float, suspects) -> list[str]:
     nz = np.abs(e) > 1e-12
     if nz.sum() > 1:
         ratio = a[nz] / e[nz]
-        if np.allclose(ratio, ratio[0], rtol=1e-6) and abs(ratio[0]) > 1e-12:
+        if np.allclose(ratio, ratio[0], rtol=1e-6) and abs(ratio[0]) > 1e-12 and abs(ratio[0] - 1) > 1e-6:
             return [f"it is {ratio[0]:.4g} times the expected value: a missing or extra scale factor "
                     "(an average instead of a sum, a 1/N, a temperature)?"]
     return []

@@ -11,6 +11,10 @@ Two environment variables drive it (both set by the autograder, never by hand):
   SEQLAB_REFERENCE_STORE: path of the recorded outputs (a pickle of ``{key: value}``);
   SEQLAB_REFERENCE_MODE:  ``record`` while releasing, anything else (or unset) compares.
 With no store set (a student or an instructor running a notebook by hand) the call does nothing.
+Recording never overwrites: a key already in the store is compared even in record mode, so a
+submission that switches its own kernel to record mode still faces the recorded reference. (Code
+in the student's kernel can still replace this function itself; only scoring outside that
+process closes the hole, which the sandboxed autograder does.)
 """
 from __future__ import annotations
 
@@ -44,8 +48,8 @@ def matches_reference(key: str, value: Any, *, rtol: float = 1e-5, atol: float =
     if not path:
         return
     path = Path(path)
-    if os.environ.get(MODE_ENV) == "record":
-        store = _load(path) if path.exists() else {}
+    store = _load(path) if path.exists() else {}
+    if os.environ.get(MODE_ENV) == "record" and key not in store:
         store[key] = _to_numpy(value)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -54,7 +58,6 @@ def matches_reference(key: str, value: Any, *, rtol: float = 1e-5, atol: float =
         return
     if not path.exists():
         raise RuntimeError(f"no reference outputs at {path}: release the lab again to record them")
-    store = _load(path)
     if key not in store:
         raise RuntimeError(f"hidden case {key!r} was not recorded: release the lab again")
     _compare(key, _to_numpy(value), store[key], rtol, atol)

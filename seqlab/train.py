@@ -41,13 +41,13 @@ def _progress_bar(total: int, desc: str):
 
 def train_loop(step: Callable[[int], float], n_steps: int, *,
                evaluate: Callable[[], float] | None = None, eval_every: int = 100,
-               desc: str = "training", plot: bool = False) -> History:
+               desc: str = "training", plot: bool = False, title: str = "loss") -> History:
     """Run ``step(i)`` for i in range(n_steps) with a progress bar; return the History.
 
     Inputs:
     - step: does one update and returns the training loss (a float).
     - evaluate: optional, returns a held-out loss; called every eval_every steps and at the end.
-    - plot: draw the loss curves when done.
+    - plot: draw the loss curves when done, titled ``title``.
     A NaN or infinite loss stops the run with a message, keeping the history so far.
     """
     import time
@@ -77,7 +77,7 @@ def train_loop(step: Callable[[int], float], n_steps: int, *,
         bar.close()
         history.seconds = time.perf_counter() - start
     if plot:
-        plot_losses(history)
+        plot_losses(history, title=title)
     return history
 
 

@@ -131,3 +131,13 @@ def test_reference_store_is_inert_without_a_store(monkeypatch):
     """Does matches_reference do nothing for a student, who has no store?"""
     monkeypatch.delenv(grading.STORE_ENV, raising=False)
     grading.matches_reference("anything", object())
+
+
+def test_record_mode_cannot_overwrite_a_recording(tmp_path, monkeypatch):
+    """Does a submission that switches itself to record mode still face the recorded reference?"""
+    store = tmp_path / "ref.pkl"
+    monkeypatch.setenv(grading.STORE_ENV, str(store))
+    monkeypatch.setenv(grading.MODE_ENV, "record")
+    grading.matches_reference("f/case", np.ones(3))
+    with pytest.raises(grading.ReferenceMismatch):
+        grading.matches_reference("f/case", np.zeros(3))

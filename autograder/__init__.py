@@ -1,0 +1,39 @@
+"""The TA side of seqlab: release, autograde, feedback and grade export, on nbgrader's own API.
+
+Modules (each a few small steps; nbgrader is imported lazily, so this import is cheap):
+  course        the course folder and the nbgrader configuration shared by every step
+  release       student notebooks (+ Colab header and setup cells), reference outputs, labs/ sync
+  submissions   build submissions from the source: fill_solutions, Bug
+  grade         collect a folder of submissions, autograde, per-cell score table
+  preprocessors stderr demotion (autograde) and hidden-test removal (feedback)
+  report        feedback pages and nbgrader's CSV grade sheet
+  demo          the whole pipeline on Lab 1 (``seqlab-grade demo``)
+  cli           the ``seqlab-grade`` command
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "GradingError": "course",
+    "release": "release",
+    "sync_labs": "release",
+    "fill_solutions": "submissions",
+    "Bug": "submissions",
+    "collect": "grade",
+    "autograde": "grade",
+    "score_table": "grade",
+    "ScoreTable": "grade",
+    "feedback": "report",
+    "export_csv": "report",
+    "run_demo": "demo",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    raise AttributeError(f"module 'autograder' has no attribute {name!r}")

@@ -1,0 +1,106 @@
+"""The main job: one command that shows the whole grading pipeline on a real lab.
+
+``run_demo()`` builds a course (a fresh temporary folder unless one is given), releases the lab,
+makes three example submissions (``reference``: the released notebook answered with the
+reference solution; ``blank``: the released notebook untouched; ``buggy``: the reference with
+one plausible bug), autogrades them, prints the per-cell score table, writes the feedback pages
+and the CSV grade sheet, and says where everything is. The lab and the bug are parameters so the
+tests can run the same pipeline on a tiny lab in seconds.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+import nbformat
+
+from .course import DEFAULT_CELL_TIMEOUT, find_repo, release_notebook, source_notebook
+from .grade import ScoreTable, autograde, collect, score_table
+from .release import release, write_notebook
+from .report import export_csv, feedback
+from .submissions import Bug, example_submissions
+
+DEFAULT_LAB = "01_rnn"
+# Lab 1's bug: the input and hidden-to-hidden weights swapped in the RNN step. (Swapping every
+# Wx and Wh would swap the parameter names too, giving a correct function.)
+DEFAULT_BUG = Bug("rnn_step_forward_code", "x @ Wx + prev_h @ Wh", "x @ Wh + prev_h @ Wx",
+                  what="Wx and Wh swapped in rnn_step_forward")
+
+
+@dataclass
+class Demo:
+    """Inputs and results of a demo run, filled in step by step."""
+
+    course: Path
+    repo: Path
+    lab: str = DEFAULT_LAB
+    bug: Bug = DEFAULT_BUG
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT
+    echo: Callable[[str], None] = print
+    submissions: Dict[str, Path] = field(default_factory=dict)
+    problems: Dict[str, str] = field(default_factory=dict)
+    table: Optional[ScoreTable] = None
+    feedback: List[Path] = field(default_factory=list)
+    grade_sheet: Optional[Path] = None
+
+
+def step_release(d: Demo) -> None:
+    d.echo(f"releasing {d.lab} from {source_notebook(d.repo, d.lab)} (runs the reference once) ...")
+    release(d.lab, d.course, repo=d.repo, cell_timeout=d.cell_timeout)
+
+
+def step_make_submissions(d: Demo) -> None:
+    released = nbformat.read(str(release_notebook(d.course, d.lab)), as_version=4)
+    source = nbformat.read(str(source_notebook(d.repo, d.lab)), as_version=4)
+    folder = d.course / "examples"
+    for student, nb in example_submissions(released, source, d.bug).items():
+        d.submissions[student] = folder / f"{student}.ipynb"
+        write_notebook(nb, d.submissions[student])
+    d.echo(f"example submissions in {folder}: reference, blank, buggy ({d.bug.what or d.bug})")
+
+
+def step_autograde(d: Demo) -> None:
+    students = collect(d.course / "examples", d.course, d.lab)
+    d.echo(f"autograding {', '.join(students)} ...")
+    d.problems = autograde(d.course, d.lab, students, cell_timeout=d.cell_timeout)
+    d.table = score_table(d.course, d.lab, d.problems)
+    d.echo("\n" + d.table.format() + "\n")
+
+
+def step_feedback(d: Demo) -> None:
+    d.feedback = feedback(d.course, d.lab)
+
+
+def step_export(d: Demo) -> None:
+    d.grade_sheet = export_csv(d.course, labs=[d.lab])
+
+
+# Ordering: release records the reference and writes release/, which the submissions copy;
+# feedback and export read what autograde stored (autograded/ and the gradebook).
+DEMO_STEPS: List[Tuple[str, Callable[[Demo], None]]] = [
+    ("release", step_release),
+    ("make_submissions", step_make_submissions),
+    ("autograde", step_autograde),
+    ("feedback", step_feedback),
+    ("export", step_export),
+]
+
+
+def run_demo(course: Optional[os.PathLike] = None, *, repo: Optional[os.PathLike] = None,
+             lab: str = DEFAULT_LAB, bug: Bug = DEFAULT_BUG,
+             cell_timeout: int = DEFAULT_CELL_TIMEOUT, echo: Callable[[str], None] = print) -> Demo:
+    """Run every step of ``DEMO_STEPS``; returns the filled-in ``Demo``."""
+    repo = find_repo(repo)
+    source_notebook(repo, lab)  # fail before making a course when the lab does not exist
+    course = Path(course) if course else Path(tempfile.mkdtemp(prefix="seqlab-course-"))
+    d = Demo(course=course.resolve(), repo=repo, lab=lab, bug=bug, cell_timeout=cell_timeout, echo=echo)
+    d.echo(f"course folder: {d.course}")
+    for _, step in DEMO_STEPS:
+        step(d)
+    d.echo("feedback pages:\n  " + "\n  ".join(str(p) for p in d.feedback))
+    d.echo(f"grade sheet: {d.grade_sheet}")
+    d.echo(f"gradebook: {d.course / 'gradebook.db'} (open with `nbgrader formgrader` from {d.course})")
+    return d

@@ -1,0 +1,92 @@
+"""Our two nbgrader preprocessors, each a thin wrapper over a pure function on one cell.
+
+- ``DemoteStderr`` (autograde, between LimitOutput and SaveAutoGrades): nbgrader's
+  ``utils.determine_grade`` gives zero to a grade cell with *any* ``stderr`` stream output, so
+  a PyTorch or NumPy warning, or a progress bar, would zero a correct answer. In a grade cell
+  that raised no error, stderr streams become stdout streams whose lines start with
+  ``[stderr] `` (the text stays visible in the feedback); only real errors cost points.
+- ``HideHiddenTests`` (feedback): nbgrader 0.9.6 renders the autograded notebook, which holds
+  the hidden tests restored from the source, and a failing hidden test's traceback quotes its
+  source lines. In every cell that had a hidden-test region the region is removed and error
+  tracebacks are cut to their last line (``ReferenceMismatch: hidden case …``).
+
+The rules are the functions ``demote_stderr`` and ``hide_hidden_tests``; they take and return a
+notebook cell (``NotebookNode``) and need no kernel, in the spirit of nbgrader's ``utils.py``.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+from nbformat import NotebookNode
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
+END_HIDDEN = "END HIDDEN TESTS"
+STDERR_PREFIX = "[stderr] "
+
+
+def is_grade_cell(cell: NotebookNode) -> bool:
+    """Is this an autograded code cell (nbgrader ``grade: true``)?"""
+    return cell.get("cell_type") == "code" and bool(cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
+def has_error(cell: NotebookNode) -> bool:
+    """Did this cell raise (an ``error`` output, e.g. a failed assert or a timeout)?"""
+    return any(out.get("output_type") == "error" for out in cell.get("outputs", []))
+
+
+def demote_stderr(cell: NotebookNode) -> NotebookNode:
+    """In a grade cell without an error, turn stderr streams into prefixed stdout streams."""
+    if not is_grade_cell(cell) or has_error(cell):
+        return cell
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            out["name"] = "stdout"
+            out["text"] = "".join(STDERR_PREFIX + line for line in out["text"].splitlines(keepends=True))
+    return cell
+
+
+def strip_hidden_tests(source: str) -> Tuple[str, bool]:
+    """``source`` without its hidden-test regions (marker lines included), and whether it had any."""
+    kept, inside, found = [], False, False
+    for line in source.split("\n"):
+        if BEGIN_HIDDEN in line:
+            inside, found = True, True
+        elif END_HIDDEN in line:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "\n".join(kept), found
+
+
+def hide_hidden_tests(cell: NotebookNode) -> NotebookNode:
+    """Remove hidden-test regions from the cell and cut its tracebacks to the final line."""
+    if cell.get("cell_type") != "code":
+        return cell
+    cell["source"], found = strip_hidden_tests(cell.get("source", ""))
+    if found:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+    return cell
+
+
+class _CellRule(NbGraderPreprocessor):
+    """An nbgrader preprocessor applying one pure cell rule."""
+
+    rule = staticmethod(lambda cell: cell)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        return self.rule(cell), resources
+
+
+class DemoteStderr(_CellRule):
+    """Autograde step: library noise on stderr never zeros a correct answer."""
+
+    rule = staticmethod(demote_stderr)
+
+
+class HideHiddenTests(_CellRule):
+    """Feedback step: no hidden test source reaches a student."""
+
+    rule = staticmethod(hide_hidden_tests)

@@ -1,0 +1,215 @@
+"""Release a lab: the student notebook, the Colab extras, and the grader-only reference outputs.
+
+``release(lab, course)`` runs the steps in ``RELEASE_STEPS`` on ``solutions/<lab>.ipynb``:
+nbgrader's ``generate_assignment`` makes the student version (solutions replaced by
+``YOUR CODE HERE``, hidden tests removed, cells locked, grade cells saved in the gradebook),
+then our steps add a header cell with the "Open in Colab" badge and a setup cell that installs
+seqlab on Colab, and finally the reference solution is run once to record the outputs the
+hidden tests compare against (see ``seqlab.grading``).
+
+``sync_labs`` regenerates the committed ``labs/`` from ``solutions/`` with the same steps (minus
+the recording), byte for byte, so a test can tell when ``labs/`` has drifted.
+The repository address in the badge and setup cell comes only from ``autograder.settings``.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+
+import nbformat
+
+from . import settings
+from .course import (DEFAULT_CELL_TIMEOUT, KERNEL_ARGUMENTS, GradingError, check, find_repo,
+                     nbgrader_env, open_api, reference_store, release_notebook, source_notebook)
+
+HEADER_ID = "seqlab-header"
+SETUP_ID = "seqlab-colab-setup"
+
+
+@dataclass
+class Release:
+    """What the release steps share: which lab, from which repository, into which course."""
+
+    lab: str
+    course: Path
+    repo: Path
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT
+
+
+# --- the student notebook's extra cells (pure) ----------------------------------------------
+
+def colab_url(lab: str) -> str:
+    return (f"https://colab.research.google.com/github/{settings.REPOSITORY}/blob/"
+            f"{settings.BRANCH}/labs/{lab}.ipynb")
+
+
+def header_cell(lab: str) -> nbformat.NotebookNode:
+    """The markdown cell that opens every generated lab: provenance and the Colab badge."""
+    text = (f"*Generated from `solutions/{lab}.ipynb` by `seqlab-grade release`; do not edit this "
+            "file (instructors: edit the source and run `seqlab-grade labs`).*\n\n"
+            f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(lab)})")
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.id = HEADER_ID
+    return cell
+
+
+def setup_cell() -> nbformat.NotebookNode:
+    """The code cell that installs seqlab when (and only when) the notebook runs on Colab."""
+    repo, branch = settings.REPOSITORY, settings.BRANCH
+    code = ("# Setup: on Colab, install the seqlab helper package; elsewhere it is already installed.\n"
+            "import sys\n\n"
+            'if "google.colab" in sys.modules:\n'
+            f'    %pip install -q "seqlab @ git+https://github.com/{repo}@{branch}"\n'
+            f'    print("seqlab installed from github.com/{repo} ({branch}).")\n'
+            "else:\n"
+            '    print("Not on Colab: using the seqlab installed in this Python environment.")')
+    cell = nbformat.v4.new_code_cell(code)
+    cell.id = SETUP_ID
+    return cell
+
+
+def write_notebook(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write ``nb`` the same way every time (sorted keys, one-space indent, final newline)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((nbformat.writes(nb, version=4).rstrip("\n") + "\n").encode("utf-8"))
+
+
+def _edit(path: Path, change: Callable[[nbformat.NotebookNode], None]) -> None:
+    nb = nbformat.read(str(path), as_version=4)
+    change(nb)
+    write_notebook(nb, path)
+
+
+# --- the steps ------------------------------------------------------------------------------
+
+def copy_source(r: Release) -> None:
+    """solutions/<lab>.ipynb -> <course>/source/<lab>/<lab>.ipynb (nbgrader's layout)."""
+    src = source_notebook(r.repo, r.lab)
+    dest = r.course / "source" / r.lab / f"{r.lab}.ipynb"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+
+
+def generate_assignment(r: Release) -> None:
+    """nbgrader generate_assignment: the student version in release/, cells in the gradebook."""
+    with nbgrader_env():
+        result = open_api(r.course).generate_assignment(r.lab, force=True, create=True)
+    check(result, f"nbgrader generate_assignment for {r.lab}",
+          f"check the nbgrader metadata and BEGIN/END markers in solutions/{r.lab}.ipynb")
+
+
+def add_header(r: Release) -> None:
+    """Put the provenance + Colab badge cell first."""
+    _edit(release_notebook(r.course, r.lab), lambda nb: nb.cells.insert(0, header_cell(r.lab)))
+
+
+def add_colab_setup(r: Release) -> None:
+    """Put the Colab setup cell right after the header, before the lab's own first cell."""
+    _edit(release_notebook(r.course, r.lab), lambda nb: nb.cells.insert(1, setup_cell()))
+
+
+def record_reference(r: Release) -> None:
+    """Run the source notebook once, recording what its hidden tests compare against."""
+    store = reference_store(r.course, r.lab)
+    store.unlink(missing_ok=True)
+    run_recording(r.course / "source" / r.lab, f"{r.lab}.ipynb", store, r.cell_timeout)
+    if not store.exists():
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_bytes(pickle.dumps({}))  # a lab without hidden reference cases
+
+
+# Ordering: copy_source feeds generate_assignment; the two cell inserts edit its output (header
+# first, setup at index 1); record_reference only needs copy_source and runs last (slowest).
+RELEASE_STEPS: List[Tuple[str, Callable[[Release], None]]] = [
+    ("copy_source", copy_source),
+    ("generate_assignment", generate_assignment),
+    ("add_header", add_header),
+    ("add_colab_setup", add_colab_setup),
+    ("record_reference", record_reference),
+]
+
+
+def release(lab: str, course: os.PathLike, *, repo: Optional[os.PathLike] = None,
+            skip: Iterable[str] = (), cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> Path:
+    """Release ``lab`` into ``course``; returns the student notebook's path.
+
+    ``skip`` names steps to leave out (``sync_labs`` skips ``record_reference``).
+    """
+    skip = set(skip)
+    unknown = skip - {name for name, _ in RELEASE_STEPS}
+    if unknown:
+        raise GradingError(f"unknown release steps {sorted(unknown)}: known are {[n for n, _ in RELEASE_STEPS]}")
+    r = Release(lab=lab, course=Path(course).resolve(), repo=find_repo(repo), cell_timeout=cell_timeout)
+    for name, step in RELEASE_STEPS:
+        if name not in skip:
+            step(r)
+    return release_notebook(r.course, lab)
+
+
+# --- running the reference ------------------------------------------------------------------
+
+def run_recording(folder: Path, notebook: str, store: Path, timeout: int) -> None:
+    """Execute ``folder/notebook`` in a temporary copy of ``folder``, in record mode."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    env = dict(os.environ, SEQLAB_REFERENCE_STORE=str(store.resolve()),
+               SEQLAB_REFERENCE_MODE="record", NBGRADER_EXECUTION="autograde")
+    with tempfile.TemporaryDirectory(prefix="seqlab-record-") as tmp, nbgrader_env():
+        shutil.copytree(folder, tmp, dirs_exist_ok=True)
+        nb = nbformat.read(os.path.join(tmp, notebook), as_version=4)
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                                extra_arguments=list(KERNEL_ARGUMENTS), resources={"metadata": {"path": tmp}})
+        try:
+            client.execute(env=env)
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
+            last = (str(err).strip().splitlines() or [type(err).__name__])[-1]
+            raise GradingError(f"the reference solution {notebook} failed while recording its outputs, "
+                               f"{_failed_cell(nb)}: {last}\nfix solutions/{notebook} (it must run top to "
+                               "bottom with NBGRADER_EXECUTION=autograde) and release again") from None
+
+
+def _failed_cell(nb: nbformat.NotebookNode) -> str:
+    for index, cell in enumerate(nb.cells):
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or cell.get("id", "?")
+            first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")
+            return f"in cell {index} ({name!r}, starting {first[:60]!r})"
+    return "in a cell that did not finish (timeout or dead kernel)"
+
+
+# --- labs/ ----------------------------------------------------------------------------------
+
+def sync_labs(repo: Optional[os.PathLike] = None, labs: Optional[Sequence[str]] = None,
+              check: bool = False) -> List[Path]:
+    """Regenerate ``labs/<lab>.ipynb`` from ``solutions/``; returns the files that differed.
+
+    With ``check=True`` nothing is written and a ``GradingError`` lists every stale, missing or
+    orphaned file (the test of ``labs/``).
+    """
+    repo = find_repo(repo)
+    names = list(labs) if labs else sorted(p.stem for p in (repo / "solutions").glob("*.ipynb"))
+    stale: List[Path] = []
+    for lab in names:
+        with tempfile.TemporaryDirectory(prefix="seqlab-labs-") as tmp:
+            fresh = release(lab, tmp, repo=repo, skip=["record_reference"]).read_bytes()
+        target = repo / "labs" / f"{lab}.ipynb"
+        if target.exists() and target.read_bytes() == fresh:
+            continue
+        stale.append(target)
+        if not check:
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(fresh)
+    orphans = [] if labs else sorted(p for p in (repo / "labs").glob("*.ipynb")
+                                     if not (repo / "solutions" / p.name).exists())
+    if check and (stale or orphans):
+        lines = [f"labs/{p.name} differs from what solutions/{p.name} generates" for p in stale]
+        lines += [f"labs/{p.name} has no solutions/{p.name}: delete it" for p in orphans]
+        raise GradingError("labs/ is out of date:\n  " + "\n  ".join(lines) +
+                           "\nrun `seqlab-grade labs` and commit labs/ (never edit labs/ by hand)")
+    return stale

@@ -1,0 +1,60 @@
+"""Wall time of a lab run top to bottom, as a student runs it and as the autograder runs it.
+
+Executes the reference notebook solutions/<lab>.ipynb with nbclient (a real kernel, like
+JupyterLab), once normally and once with NBGRADER_EXECUTION=autograde (the reduced training
+budget), and prints each time with its ratio to the lab's target.
+
+    python benchmarks/lab_runtime.py 01_rnn [--repeats 1]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[1]
+# seconds: (top to bottom, under autograding), from each lab's issue
+TARGETS = {"01_rnn": (180, 30)}
+
+
+def run_once(path: Path, autograde: bool) -> float:
+    nb = nbformat.read(path, as_version=4)
+    env = dict(os.environ, MPLBACKEND="Agg")
+    env.pop("NBGRADER_EXECUTION", None)
+    if autograde:
+        env["NBGRADER_EXECUTION"] = "autograde"
+    with tempfile.TemporaryDirectory() as cwd:
+        old = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
+        try:
+            start = time.perf_counter()
+            NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": cwd}}).execute()
+            return time.perf_counter() - start
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("lab", nargs="?", default="01_rnn")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    path = REPO / "solutions" / f"{args.lab}.ipynb"
+    full_target, grade_target = TARGETS.get(args.lab, (300, 30))
+    print(f"{args.lab}: {os.cpu_count()} CPU cores; median of {args.repeats} run(s), kernel start included")
+    for label, autograde, target in (("top to bottom", False, full_target),
+                                     ("autograded budget", True, grade_target)):
+        t = statistics.median(run_once(path, autograde) for _ in range(args.repeats))
+        print(f"  {label:<18} {t:7.1f} s   target {target:4d} s   ratio {t / target:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Shared fixtures: one tiny lab, graded once per test session (a few kernel start-ups)."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from autograder import grade, report
+from autograder.course import release_notebook
+from autograder.demo import run_demo
+from autograder.release import write_notebook
+from autograder.submissions import Bug, fill_solutions
+from labfactory import TINY_LAB, write_tiny_repo
+
+# The demo's bug on the tiny lab: caught by add's visible test.
+TINY_BUG = Bug("add", "a + b", "a - b", what="subtracts instead of adding")
+# A student whose add passes the visible test (scalars) but not the hidden one (arrays).
+SNEAKY_ADD = "def add(a, b):\n    return a + b if np.ndim(a) == 0 else a * b"
+
+
+@pytest.fixture(scope="session")
+def tiny_repo(tmp_path_factory):
+    """A repository holding only solutions/00_tiny.ipynb and an empty labs/."""
+    return write_tiny_repo(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="session")
+def graded(tiny_repo, tmp_path_factory):
+    """The demo run on the tiny lab, plus a 'sneaky' student graded and given feedback after it."""
+    lines = []
+    demo = run_demo(tmp_path_factory.mktemp("course"), repo=tiny_repo, lab=TINY_LAB, bug=TINY_BUG,
+                    cell_timeout=60, echo=lines.append)
+    released = nbformat.read(str(release_notebook(demo.course, TINY_LAB)), as_version=4)
+    source = nbformat.read(str(tiny_repo / "solutions" / f"{TINY_LAB}.ipynb"), as_version=4)
+    inbox = tmp_path_factory.mktemp("inbox")
+    write_notebook(fill_solutions(released, source, {"add": SNEAKY_ADD}), inbox / "sneaky" / f"{TINY_LAB}.ipynb")
+    grade.autograde(demo.course, TINY_LAB, grade.collect(inbox, demo.course, TINY_LAB), cell_timeout=60)
+    report.feedback(demo.course, TINY_LAB, "sneaky")
+    demo.echoed = "\n".join(lines)
+    demo.table = grade.score_table(demo.course, TINY_LAB)
+    return demo

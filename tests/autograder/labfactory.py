@@ -1,0 +1,81 @@
+"""Tiny synthetic nbgrader labs for the autograder tests: built in code, fast to grade.
+
+A lab here has the shape of a real one (setup cell, solution cells, visible tests, hidden tests
+that call ``seqlab.grading.matches_reference``) but its "training" is instant, so a whole
+release → autograde → feedback round trip costs a few kernel start-ups.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+TINY_LAB = "00_tiny"
+
+# Text that appears only inside hidden test source: a feedback page must never show it.
+HIDDEN_MARK = "secret_hidden_input"
+
+
+def _meta(grade_id: str, *, grade: bool = False, solution: bool = False, locked: bool = False,
+          points: float = 0) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
+            "solution": solution, "task": False}
+    if grade:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def solution_cell(grade_id: str, code: str) -> nbformat.NotebookNode:
+    cell = new_code_cell(code, metadata=_meta(grade_id, solution=True))
+    cell.id = grade_id
+    return cell
+
+
+def grade_cell(grade_id: str, code: str, points: float) -> nbformat.NotebookNode:
+    cell = new_code_cell(code, metadata=_meta(grade_id, grade=True, locked=True, points=points))
+    cell.id = grade_id
+    return cell
+
+
+def plain_cell(cell_id: str, code: str, markdown: bool = False) -> nbformat.NotebookNode:
+    cell = new_markdown_cell(code) if markdown else new_code_cell(code)
+    cell.id = cell_id
+    return cell
+
+
+def tiny_lab() -> nbformat.NotebookNode:
+    """Two graded functions, ``add`` (2 points) and ``scale`` (1 point); the ``scale`` test warns."""
+    cells = [
+        plain_cell("intro", "# Tiny lab\nAdd and scale arrays.", markdown=True),
+        plain_cell("setup", "import sys\nimport warnings\nimport numpy as np\n"
+                            "from seqlab.grading import matches_reference"),
+        solution_cell("add", "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n"
+                             "    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"),
+        grade_cell("test_add", "assert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
+                              "### BEGIN HIDDEN TESTS\n"
+                              f"{HIDDEN_MARK} = np.arange(3.0)\n"
+                              f"matches_reference('tiny/add/arrays', add({HIDDEN_MARK}, np.ones(3)))\n"
+                              "### END HIDDEN TESTS", points=2),
+        solution_cell("scale", "def scale(x, k):\n    \"\"\"Return x times k.\"\"\"\n"
+                               "    ### BEGIN SOLUTION\n    return np.asarray(x) * k\n"
+                               "    ### END SOLUTION"),
+        grade_cell("test_scale", "warnings.warn('a library is noisy', UserWarning)\n"
+                                "print('progress...', file=sys.stderr)\n"
+                                "assert np.allclose(scale([1.0, 2.0], 2), [2.0, 4.0])\n"
+                                "### BEGIN HIDDEN TESTS\n"
+                                "matches_reference('tiny/scale/neg', scale(np.arange(4.0), -0.5))\n"
+                                "### END HIDDEN TESTS", points=1),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def write_tiny_repo(root: Path, lab: str = TINY_LAB) -> Path:
+    """Write a repository skeleton holding ``solutions/<lab>.ipynb`` and an empty ``labs/``."""
+    (root / "solutions").mkdir(parents=True, exist_ok=True)
+    (root / "labs").mkdir(exist_ok=True)
+    nbformat.write(tiny_lab(), str(root / "solutions" / f"{lab}.ipynb"))
+    return root

@@ -1,0 +1,119 @@
+"""Grade a lab's source notebook in-process, with chosen solution cells replaced: the mutation tests' engine.
+
+nbgrader gives a test cell its points when it runs without an error, and none otherwise. This
+harness applies the same rule without a kernel: it executes the setup and exercise cells of the
+reference notebook in one namespace, swapping in replacement code for named solution cells, and
+records which grade cells raise. It stops after the last grade cell, so the lab's training payoff
+is not run. It trusts the code it runs (ours), so it is for tests, never for student submissions;
+an end-to-end test checks that it agrees with the real nbgrader pipeline.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from seqlab.grading import MODE_ENV, STORE_ENV
+
+REPO = Path(__file__).resolve().parents[1]
+MAGIC = re.compile(r"^\s*[%!].*$", re.MULTILINE)
+HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*\n?", re.DOTALL | re.MULTILINE)
+
+
+@dataclass
+class Outcome:
+    points: float      # points scored by the grade cell
+    max_points: float  # points available
+    error: str = ""    # the exception the cell raised, if any
+
+    @property
+    def passed(self) -> bool:
+        return not self.error
+
+
+def load_source(lab: str) -> list[dict]:
+    """The cells of solutions/<lab>.ipynb."""
+    return json.loads((REPO / "solutions" / f"{lab}.ipynb").read_text())["cells"]
+
+
+def _meta(cell: dict) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def grade_ids(cells: list[dict]) -> list[str]:
+    """The grade_ids of the lab's autograded test cells, in order."""
+    return [_meta(c)["grade_id"] for c in cells if _meta(c).get("grade") and c["cell_type"] == "code"]
+
+
+def run_lab(lab: str, overrides: Mapping[str, str] | None = None, store: Path | None = None,
+            record: bool = False, hidden: bool = True) -> dict[str, Outcome]:
+    """Execute the lab's cells up to its last grade cell; return grade_id -> Outcome.
+
+    Inputs:
+    - overrides: solution-cell grade_id (e.g. "rnn_forward_code") -> replacement source.
+    - store: the reference-output file hidden tests compare with (or record into, if record).
+    - hidden: False drops the hidden tests, leaving what the student's copy holds.
+    """
+    cells = load_source(lab)
+    overrides = dict(overrides or {})
+    known = {_meta(c).get("grade_id") for c in cells}
+    unknown = set(overrides) - known
+    if unknown:
+        raise KeyError(f"no cells with grade_id {sorted(unknown)} in {lab}")
+    code = [c for c in cells if c["cell_type"] == "code"]
+    last = max(i for i, c in enumerate(code) if _meta(c).get("grade"))
+    namespace: dict = {"__name__": "__main__"}
+    results: dict[str, Outcome] = {}
+    env = {STORE_ENV: str(store) if store else "", MODE_ENV: "record" if record else ""}
+    with _environ(env), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")  # a kernel prints warnings; it does not raise them
+        for cell in code[:last + 1]:
+            meta = _meta(cell)
+            source = overrides.get(meta.get("grade_id"), "".join(cell["source"]))
+            if not hidden:
+                source = HIDDEN.sub("", source)
+            try:
+                exec(compile(MAGIC.sub("", source), f"<{meta.get('grade_id', 'cell')}>", "exec"), namespace)
+                error = ""
+            except Exception as err:  # noqa: BLE001  (a failing cell is data here)
+                error = f"{type(err).__name__}: {err}"
+            if meta.get("grade") and cell["cell_type"] == "code":
+                points = float(meta.get("points", 0))
+                results[meta["grade_id"]] = Outcome(0.0 if error else points, points, error)
+    return results
+
+
+def solution_namespace(lab: str) -> dict:
+    """The reference's definitions: the lab's setup cell and solution cells, executed in one namespace.
+
+    For benchmarks that time the reference implementation without copying it out of solutions/.
+    """
+    namespace: dict = {"__name__": "__main__"}
+    code = [c for c in load_source(lab) if c["cell_type"] == "code"]
+    first_solution = next(i for i, c in enumerate(code) if _meta(c).get("solution"))
+    for cell in code[:first_solution] + [c for c in code if _meta(c).get("solution")]:
+        exec(compile(MAGIC.sub("", "".join(cell["source"])), "<cell>", "exec"), namespace)
+    return namespace
+
+
+@contextlib.contextmanager
+def _environ(values: Mapping[str, str]):
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: v for k, v in values.items()})
+    for k, v in values.items():
+        if not v:
+            os.environ.pop(k, None)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -1,0 +1,380 @@
+"""Implementations of Lab 1's graded functions that a student might write, for the mutation tests.
+
+Each ``Mutant`` replaces one or more solution cells. ``wrong`` ones hold a plausible bug and must
+lose the target's points; the others are correct but written differently (loops, einsum, another
+cache layout, float32, another way to draw) and must keep every point. Backward mutants bring
+their own forward pass, so they never depend on the reference's cache layout.
+These were written from the lab's stated contracts, not from the reference code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    target: str            # the graded function whose test cell must react
+    name: str              # what the mutant does, for test ids
+    wrong: bool            # True: must lose the target's points; False: must keep all points
+    cells: dict            # function name -> the whole replacement solution cell
+
+    @property
+    def overrides(self) -> dict:
+        return {f"{fn}_code": code for fn, code in self.cells.items()}
+
+
+# ---------------------------------------------------------------- building blocks (correct)
+STEP_FWD = """
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+"""
+
+STEP_BWD = """
+def rnn_step_backward(dnext_h, cache):
+    x, prev_h, Wx, Wh, next_h = cache
+    da = dnext_h * (1 - next_h ** 2)
+    return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+"""
+
+SEQ_FWD = """
+def rnn_forward(x, h0, Wx, Wh, b):
+    N, T, D = x.shape
+    h = np.zeros((N, T, h0.shape[1]))
+    caches, prev = [], h0
+    for t in range(T):
+        prev = np.tanh(x[:, t] @ Wx + prev @ Wh + b)
+        h[:, t] = prev
+    return h, (x, h0, Wx, Wh, h)
+"""
+
+def _seq_bwd(body: str) -> str:
+    return SEQ_FWD + "\ndef rnn_backward(dh, cache):\n    x, h0, Wx, Wh, h = cache\n" + body
+
+
+SEQ_BWD_OK = """    N, T, D = x.shape
+    dx, dWx, dWh, db = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0])
+    dnext = np.zeros_like(h0)
+    for t in reversed(range(T)):
+        prev = h[:, t - 1] if t > 0 else h0
+        da = (dh[:, t] + dnext) * (1 - h[:, t] ** 2)
+        dx[:, t] = da @ Wx.T
+        dWx += x[:, t].T @ da
+        dWh += prev.T @ da
+        db += da.sum(axis=0)
+        dnext = da @ Wh.T
+    return dx, dnext, dWx, dWh, db
+"""
+
+AFF_FWD = """
+def temporal_affine_forward(x, w, b):
+    out = x @ w + b
+    return out, (x, w, b)
+"""
+
+SOFTMAX_OK = """
+def temporal_softmax_loss(scores, y, mask):
+    N, T, V = scores.shape
+    flat = scores.reshape(N * T, V)
+    shifted = flat - flat.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    m = mask.reshape(-1).astype(float)
+    idx = np.arange(N * T), y.reshape(-1)
+    loss = -(log_p[idx] * m).sum() / m.sum()
+    d = np.exp(log_p)
+    d[idx] -= 1
+    d *= m[:, None] / m.sum()
+    return loss, d.reshape(N, T, V)
+"""
+
+CLIP_OK = """
+def clip_grad_norm(grads, max_norm):
+    total = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+    scale = min(1.0, max_norm / total) if total > 0 else 1.0
+    return {k: g * scale for k, g in grads.items()}, total
+"""
+
+def _sample(draw: str = "nxt = int(rng.choice(len(p), p=p))", probs: str =
+            "s = scores / temperature\n        p = np.exp(s - s.max()); p /= p.sum()",
+            carry: str = "h = np.tanh(params['Wx'][tok] + h @ params['Wh'] + params['b'])",
+            feed: str = "tok = nxt", stop: str = "if nxt == 0:\n            break\n        out.append(nxt)") -> str:
+    return f"""
+def sample(params, max_len, temperature, rng):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    H = params['Wh'].shape[0]
+    h, tok, out = np.zeros(H), 0, []
+    for _ in range(max_len):
+        {carry}
+        scores = h @ params['W_out'] + params['b_out']
+        {probs}
+        {draw}
+        {stop}
+        {feed}
+    return out
+"""
+
+
+def M(target, name, wrong, **cells):
+    return Mutant(target, name, wrong, cells)
+
+
+MUTANTS = [
+    # ---------------------------------------------------------------- rnn_step_forward
+    M("rnn_step_forward", "Wx and Wh swapped", True, rnn_step_forward=STEP_FWD.replace(
+        "x @ Wx + prev_h @ Wh", "x @ Wh + prev_h @ Wx")),
+    M("rnn_step_forward", "bias missing", True, rnn_step_forward=STEP_FWD.replace(" + b)", ")")),
+    M("rnn_step_forward", "Wh transposed", True, rnn_step_forward=STEP_FWD.replace("prev_h @ Wh", "prev_h @ Wh.T")),
+    M("rnn_step_forward", "no tanh", True, rnn_step_forward=STEP_FWD.replace("np.tanh(", "(")),
+    M("rnn_step_forward", "sigmoid instead of tanh", True, rnn_step_forward=STEP_FWD.replace(
+        "np.tanh(x @ Wx + prev_h @ Wh + b)", "1 / (1 + np.exp(-(x @ Wx + prev_h @ Wh + b)))")),
+    M("rnn_step_forward", "loop over the batch", False, rnn_step_forward="""
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.empty((x.shape[0], Wh.shape[0]))
+    for n in range(x.shape[0]):
+        next_h[n] = np.tanh(np.dot(x[n], Wx) + np.dot(prev_h[n], Wh) + b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+"""),
+    M("rnn_step_forward", "einsum, always in float64", False, rnn_step_forward="""
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    f = lambda a: np.asarray(a, dtype=np.float64)
+    a = np.einsum('nd,dh->nh', f(x), f(Wx)) + np.einsum('nk,kh->nh', f(prev_h), f(Wh)) + f(b)
+    next_h = np.tanh(a)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+"""),
+    # ---------------------------------------------------------------- rnn_step_backward
+    M("rnn_step_backward", "tanh derivative 1 - h", True, rnn_step_forward=STEP_FWD,
+      rnn_step_backward=STEP_BWD.replace("next_h ** 2", "next_h")),
+    M("rnn_step_backward", "dWh transposed", True, rnn_step_forward=STEP_FWD,
+      rnn_step_backward=STEP_BWD.replace("prev_h.T @ da", "da.T @ prev_h")),
+    M("rnn_step_backward", "dprev_h without transpose", True, rnn_step_forward=STEP_FWD,
+      rnn_step_backward=STEP_BWD.replace("da @ Wh.T", "da @ Wh")),
+    M("rnn_step_backward", "db averaged over the batch", True, rnn_step_forward=STEP_FWD,
+      rnn_step_backward=STEP_BWD.replace("da.sum(axis=0)", "da.mean(axis=0)")),
+    M("rnn_step_backward", "tanh derivative skipped", True, rnn_step_forward=STEP_FWD,
+      rnn_step_backward=STEP_BWD.replace("dnext_h * (1 - next_h ** 2)", "dnext_h")),
+    M("rnn_step_backward", "cache holds the pre-activation", False, rnn_step_forward="""
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    a = x @ Wx + prev_h @ Wh + b
+    return np.tanh(a), {'x': x, 'h': prev_h, 'Wx': Wx, 'Wh': Wh, 'a': a}
+""", rnn_step_backward="""
+def rnn_step_backward(dnext_h, cache):
+    da = dnext_h / np.cosh(cache['a']) ** 2
+    dx = np.einsum('nh,dh->nd', da, cache['Wx'])
+    dprev_h = np.einsum('nh,kh->nk', da, cache['Wh'])
+    dWx = np.einsum('nd,nh->dh', cache['x'], da)
+    dWh = np.einsum('nk,nh->kh', cache['h'], da)
+    return dx, dprev_h, dWx, dWh, np.einsum('nh->h', da)
+"""),
+    # ---------------------------------------------------------------- rnn_forward
+    M("rnn_forward", "h0 used at every step", True, rnn_forward=SEQ_FWD.replace(
+        "prev @ Wh", "h0 @ Wh")),
+    M("rnn_forward", "off by one in time (h0 stored, last dropped)", True, rnn_forward="""
+def rnn_forward(x, h0, Wx, Wh, b):
+    N, T, D = x.shape
+    h = np.zeros((N, T, h0.shape[1]))
+    prev = h0
+    for t in range(T):
+        h[:, t] = prev
+        prev = np.tanh(x[:, t] @ Wx + prev @ Wh + b)
+    return h, None
+"""),
+    M("rnn_forward", "time runs backwards", True, rnn_forward=SEQ_FWD.replace(
+        "for t in range(T)", "for t in reversed(range(T))")),
+    M("rnn_forward", "inputs read in reverse order", True, rnn_forward=SEQ_FWD.replace(
+        "x[:, t] @ Wx", "x[:, T - 1 - t] @ Wx")),
+    M("rnn_forward", "list of steps, stacked", False, rnn_step_forward=STEP_FWD, rnn_forward="""
+def rnn_forward(x, h0, Wx, Wh, b):
+    hs, caches, prev = [], [], h0
+    for x_t in np.transpose(x, (1, 0, 2)):
+        prev, c = rnn_step_forward(x_t, prev, Wx, Wh, b)
+        hs.append(prev)
+        caches.append(c)
+    return np.stack(hs, axis=1), caches
+"""),
+    # ---------------------------------------------------------------- rnn_backward
+    M("rnn_backward", "dh not accumulated across time", True, **{"rnn_backward": _seq_bwd(
+        SEQ_BWD_OK.replace("(dh[:, t] + dnext)", "dh[:, t]"))}),
+    M("rnn_backward", "weight gradients overwritten, not summed", True, **{"rnn_backward": _seq_bwd(
+        SEQ_BWD_OK.replace("dWx += ", "dWx = ").replace("dWh += ", "dWh = ").replace("db += ", "db = "))}),
+    M("rnn_backward", "dh0 returned as zeros", True, **{"rnn_backward": _seq_bwd(
+        SEQ_BWD_OK.replace("return dx, dnext,", "return dx, np.zeros_like(h0),"))}),
+    M("rnn_backward", "wrong previous state (h[t] for h[t-1])", True, **{"rnn_backward": _seq_bwd(
+        SEQ_BWD_OK.replace("prev = h[:, t - 1] if t > 0 else h0", "prev = h[:, t]"))}),
+    M("rnn_backward", "time loop runs forwards", True, **{"rnn_backward": _seq_bwd(
+        SEQ_BWD_OK.replace("reversed(range(T))", "range(T)"))}),
+    M("rnn_backward", "dpre collected first, weights by einsum", False, **{"rnn_backward": _seq_bwd("""    N, T, D = x.shape
+    prevs = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
+    das = np.zeros_like(h)
+    dnext = np.zeros_like(h0)
+    for t in range(T - 1, -1, -1):
+        das[:, t] = (dh[:, t] + dnext) * (1 - h[:, t] ** 2)
+        dnext = das[:, t] @ Wh.T
+    dx = das @ Wx.T
+    return dx, dnext, np.einsum('ntd,nth->dh', x, das), np.einsum('ntk,nth->kh', prevs, das), das.sum(axis=(0, 1))
+""")}),
+    M("rnn_backward", "reusing the step functions", False, rnn_step_forward=STEP_FWD,
+      rnn_step_backward=STEP_BWD, **{"rnn_forward": """
+def rnn_forward(x, h0, Wx, Wh, b):
+    h, caches, prev = [], [], h0
+    for t in range(x.shape[1]):
+        prev, c = rnn_step_forward(x[:, t], prev, Wx, Wh, b)
+        h.append(prev)
+        caches.append(c)
+    return np.stack(h, 1), caches
+""", "rnn_backward": """
+def rnn_backward(dh, cache):
+    grads = None
+    dprev = np.zeros_like(dh[:, 0])
+    dx = []
+    for t in reversed(range(dh.shape[1])):
+        g = rnn_step_backward(dh[:, t] + dprev, cache[t])
+        dx.insert(0, g[0])
+        dprev = g[1]
+        grads = g[2:] if grads is None else tuple(a + b for a, b in zip(grads, g[2:]))
+    return (np.stack(dx, 1), dprev) + grads
+"""}),
+    # ---------------------------------------------------------------- temporal_affine_forward
+    M("temporal_affine_forward", "bias missing", True, temporal_affine_forward=AFF_FWD.replace("x @ w + b", "x @ w")),
+    M("temporal_affine_forward", "time and batch mixed up in a reshape", True, temporal_affine_forward="""
+def temporal_affine_forward(x, w, b):
+    N, T, H = x.shape
+    out = (x.reshape(N * T, H) @ w + b).reshape(T, N, -1).transpose(1, 0, 2)
+    return out, (x, w, b)
+"""),
+    M("temporal_affine_forward", "bias added to every time step twice", True,
+      temporal_affine_forward=AFF_FWD.replace("x @ w + b", "x @ w + 2 * b")),
+    M("temporal_affine_forward", "only the last time step", True, temporal_affine_forward="""
+def temporal_affine_forward(x, w, b):
+    out = np.repeat((x[:, -1] @ w + b)[:, None], x.shape[1], axis=1)
+    return out, (x, w, b)
+"""),
+    M("temporal_affine_forward", "loop over time", False, temporal_affine_forward="""
+def temporal_affine_forward(x, w, b):
+    out = np.stack([x[:, t].dot(w) + b for t in range(x.shape[1])], axis=1)
+    return out, {'x': x, 'w': w}
+""", temporal_affine_backward="""
+def temporal_affine_backward(dout, cache):
+    x, w = cache['x'], cache['w']
+    dx = np.stack([dout[:, t] @ w.T for t in range(x.shape[1])], axis=1)
+    dw = sum(x[:, t].T @ dout[:, t] for t in range(x.shape[1]))
+    return dx, dw, dout.sum(axis=(0, 1))
+"""),
+    # ---------------------------------------------------------------- temporal_affine_backward
+    M("temporal_affine_backward", "db averaged", True, temporal_affine_forward=AFF_FWD, temporal_affine_backward="""
+def temporal_affine_backward(dout, cache):
+    x, w, b = cache
+    return dout @ w.T, np.einsum('nth,ntv->hv', x, dout), dout.mean(axis=(0, 1))
+"""),
+    M("temporal_affine_backward", "dw from the last step only", True, temporal_affine_forward=AFF_FWD,
+      temporal_affine_backward="""
+def temporal_affine_backward(dout, cache):
+    x, w, b = cache
+    return dout @ w.T, x[:, -1].T @ dout[:, -1], dout.sum(axis=(0, 1))
+"""),
+    M("temporal_affine_backward", "dw averaged over the batch", True, temporal_affine_forward=AFF_FWD,
+      temporal_affine_backward="""
+def temporal_affine_backward(dout, cache):
+    x, w, b = cache
+    return dout @ w.T, np.einsum('nth,ntv->hv', x, dout) / x.shape[0], dout.sum(axis=(0, 1))
+"""),
+    M("temporal_affine_backward", "db summed over batch only", True, temporal_affine_forward=AFF_FWD,
+      temporal_affine_backward="""
+def temporal_affine_backward(dout, cache):
+    x, w, b = cache
+    return dout @ w.T, np.einsum('nth,ntv->hv', x, dout), dout.sum(axis=0)
+"""),
+    M("temporal_affine_backward", "flattened matmuls", False, temporal_affine_forward=AFF_FWD, temporal_affine_backward="""
+def temporal_affine_backward(dout, cache):
+    x, w, b = cache
+    N, T, H = x.shape
+    V = w.shape[1]
+    d2 = dout.reshape(N * T, V)
+    return (d2 @ w.T).reshape(N, T, H), x.reshape(N * T, H).T @ d2, d2.sum(axis=0)
+"""),
+    # ---------------------------------------------------------------- temporal_softmax_loss
+    M("temporal_softmax_loss", "mask ignored", True, temporal_softmax_loss=SOFTMAX_OK.replace(
+        "m = mask.reshape(-1).astype(float)", "m = np.ones(N * T)")),
+    M("temporal_softmax_loss", "softmax over the time axis", True, temporal_softmax_loss="""
+def temporal_softmax_loss(scores, y, mask):
+    s = scores - scores.max(axis=1, keepdims=True)
+    log_p = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    n, t = np.indices(y.shape)
+    m = mask.astype(float)
+    loss = -(log_p[n, t, y] * m).sum() / m.sum()
+    d = np.exp(log_p)
+    d[n, t, y] -= 1
+    return loss, d * m[..., None] / m.sum()
+"""),
+    M("temporal_softmax_loss", "divided by N instead of the token count", True, temporal_softmax_loss=SOFTMAX_OK.replace(
+        "/ m.sum()", "/ N")),
+    M("temporal_softmax_loss", "no max subtraction (overflows)", True, temporal_softmax_loss=SOFTMAX_OK.replace(
+        "flat - flat.max(axis=1, keepdims=True)", "flat")),
+    M("temporal_softmax_loss", "gradient not masked", True, temporal_softmax_loss=SOFTMAX_OK.replace(
+        "d *= m[:, None] / m.sum()", "d /= m.sum()")),
+    M("temporal_softmax_loss", "gradient without the -1 at the target", True, temporal_softmax_loss=SOFTMAX_OK.replace(
+        "d[idx] -= 1", "pass")),
+    M("temporal_softmax_loss", "log-sum-exp with logaddexp, per position loop", False, temporal_softmax_loss="""
+def temporal_softmax_loss(scores, y, mask):
+    N, T, V = scores.shape
+    count = mask.sum()
+    loss, d = 0.0, np.zeros_like(scores, dtype=float)
+    for n in range(N):
+        for t in range(T):
+            if not mask[n, t]:
+                continue
+            lse = np.logaddexp.reduce(scores[n, t])
+            loss -= (scores[n, t, y[n, t]] - lse) / count
+            d[n, t] = np.exp(scores[n, t] - lse) / count
+            d[n, t, y[n, t]] -= 1 / count
+    return loss, d
+"""),
+    # ---------------------------------------------------------------- clip_grad_norm
+    M("clip_grad_norm", "each array clipped on its own", True, clip_grad_norm="""
+def clip_grad_norm(grads, max_norm):
+    total = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+    out = {}
+    for k, g in grads.items():
+        n = np.linalg.norm(g)
+        out[k] = g * (max_norm / n) if n > max_norm else g.copy()
+    return out, total
+"""),
+    M("clip_grad_norm", "modifies the input arrays", True, clip_grad_norm="""
+def clip_grad_norm(grads, max_norm):
+    total = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+    if total > max_norm:
+        for g in grads.values():
+            g *= max_norm / total
+    return dict(grads), total
+"""),
+    M("clip_grad_norm", "always rescales to max_norm", True, clip_grad_norm=CLIP_OK.replace(
+        "min(1.0, max_norm / total)", "max_norm / total")),
+    M("clip_grad_norm", "norm without the square root", True, clip_grad_norm=CLIP_OK.replace(
+        "float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))",
+        "float(sum(np.sum(g ** 2) for g in grads.values()))")),
+    M("clip_grad_norm", "L1 norm", True, clip_grad_norm=CLIP_OK.replace(
+        "float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))",
+        "float(sum(np.sum(np.abs(g)) for g in grads.values()))")),
+    M("clip_grad_norm", "torch-style epsilon, concatenated norm", False, clip_grad_norm="""
+def clip_grad_norm(grads, max_norm):
+    total = float(np.linalg.norm(np.concatenate([g.ravel() for g in grads.values()])))
+    coef = max_norm / (total + 1e-6)
+    return {k: (g * coef if coef < 1 else g.copy()) for k, g in grads.items()}, total
+"""),
+    # ---------------------------------------------------------------- sample
+    M("sample", "temperature multiplies", True, sample=_sample(probs=
+        "s = scores * temperature\n        p = np.exp(s - s.max()); p /= p.sum()")),
+    M("sample", "temperature applied after the softmax", True, sample=_sample(probs=
+        "p = np.exp(scores - scores.max()); p /= p.sum(); p = p / temperature; p /= p.sum()")),
+    M("sample", "hidden state reset every step", True, sample=_sample(carry=
+        "h = np.tanh(params['Wx'][tok] + np.zeros(H) @ params['Wh'] + params['b'])")),
+    M("sample", "previous token not fed back", True, sample=_sample(feed="tok = 0")),
+    M("sample", "always the most likely token", True, sample=_sample(draw="nxt = int(np.argmax(p))")),
+    M("sample", "boundary token kept in the output", True, sample=_sample(
+        stop="out.append(nxt)\n        if nxt == 0:\n            break")),
+    M("sample", "inverse-CDF draw, one-hot matmul", False, sample=_sample(
+        draw="nxt = min(int(np.searchsorted(np.cumsum(p), rng.random())), len(p) - 1)",
+        carry="h = np.tanh(np.eye(params['Wx'].shape[0])[tok] @ params['Wx'] + h @ params['Wh'] + params['b'])")),
+    M("sample", "temperature as a power of the probabilities", False, sample=_sample(probs=
+        "p = np.exp(scores - scores.max()); p /= p.sum(); p = p ** (1.0 / temperature); p /= p.sum()")),
+]
