@@ -26,6 +26,25 @@ MAGIC = re.compile(r"^\s*[%!].*$", re.MULTILINE)
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[^\n]*\n?", re.DOTALL | re.MULTILINE)
 
 
+@dataclass(frozen=True)
+class Mutant:
+    """Another implementation of a graded function, for the mutation tests (tests/mutants_<lab>.py)."""
+
+    target: str   # the grade cell (= the graded function's name) whose test must react
+    name: str     # what the mutant does, for test ids
+    wrong: bool   # True: must lose the target's points; False: must keep every point
+    cells: dict   # function name -> the whole replacement of that function's solution cell
+
+    @classmethod
+    def of(cls, target: str, name: str, wrong: bool, **cells: str) -> "Mutant":
+        return cls(target, name, wrong, cells)
+
+    @property
+    def overrides(self) -> dict:
+        """Solution-cell grade_id -> replacement source, as run_lab takes them."""
+        return {f"{fn}_code": code for fn, code in self.cells.items()}
+
+
 @dataclass
 class Outcome:
     points: float      # points scored by the grade cell

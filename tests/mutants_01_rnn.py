@@ -8,19 +8,7 @@ These were written from the lab's stated contracts, not from the reference code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Mutant:
-    target: str            # the graded function whose test cell must react
-    name: str              # what the mutant does, for test ids
-    wrong: bool            # True: must lose the target's points; False: must keep all points
-    cells: dict            # function name -> the whole replacement solution cell
-
-    @property
-    def overrides(self) -> dict:
-        return {f"{fn}_code": code for fn, code in self.cells.items()}
+from labharness import Mutant
 
 
 # ---------------------------------------------------------------- building blocks (correct)
@@ -115,9 +103,7 @@ def sample(params, max_len, temperature, rng):
 """
 
 
-def M(target, name, wrong, **cells):
-    return Mutant(target, name, wrong, cells)
-
+M = Mutant.of
 
 MUTANTS = [
     # ---------------------------------------------------------------- rnn_step_forward
