@@ -26,8 +26,10 @@ from .submissions import Bug, example_submissions
 DEFAULT_LAB = "01_rnn"
 # Lab 1's bug: the input and hidden-to-hidden weights swapped in the RNN step. (Swapping every
 # Wx and Wh would swap the parameter names too, giving a correct function.)
-DEFAULT_BUG = Bug("rnn_step_forward_code", "x @ Wx + prev_h @ Wh", "x @ Wh + prev_h @ Wx",
-                  what="Wx and Wh swapped in rnn_step_forward")
+# The classic BPTT slip: the gradient arriving from step t + 1 is dropped, so only dh[:, t] flows in.
+DEFAULT_BUG = Bug("rnn_backward_code", "rnn_step_backward(dh[:, t] + dprev_h, cache[t])",
+                  "rnn_step_backward(dh[:, t], cache[t])",
+                  what="rnn_backward forgets the gradient flowing back from later steps")
 
 
 @dataclass
