@@ -71,13 +71,16 @@ def grade_ids(cells: list[dict]) -> list[str]:
 
 
 def run_lab(lab: str, overrides: Mapping[str, str] | None = None, store: Path | None = None,
-            record: bool = False, hidden: bool = True) -> dict[str, Outcome]:
+            record: bool = False, hidden: bool = True,
+            until: str | None = None) -> dict[str, Outcome]:
     """Execute the lab's cells up to its last grade cell; return grade_id -> Outcome.
 
     Inputs:
     - overrides: solution-cell grade_id (e.g. "rnn_forward_code") -> replacement source.
     - store: the reference-output file hidden tests compare with (or record into, if record).
     - hidden: False drops the hidden tests, leaving what the student's copy holds.
+    - until: stop after this grade cell (later tests cannot affect it; earlier ones may define
+      helpers it uses, so they still run).
     """
     cells = load_source(lab)
     overrides = dict(overrides or {})
@@ -86,7 +89,10 @@ def run_lab(lab: str, overrides: Mapping[str, str] | None = None, store: Path | 
     if unknown:
         raise KeyError(f"no cells with grade_id {sorted(unknown)} in {lab}")
     code = [c for c in cells if c["cell_type"] == "code"]
-    last = max(i for i, c in enumerate(code) if _meta(c).get("grade"))
+    graded = {_meta(c)["grade_id"]: i for i, c in enumerate(code) if _meta(c).get("grade")}
+    if until is not None and until not in graded:
+        raise KeyError(f"no grade cell {until!r} in {lab}")
+    last = graded[until] if until is not None else max(graded.values())
     namespace: dict = {"__name__": "__main__"}
     results: dict[str, Outcome] = {}
     env = {STORE_ENV: str(store) if store else "", MODE_ENV: "record" if record else ""}

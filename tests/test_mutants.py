@@ -67,7 +67,7 @@ def test_every_graded_function_has_mutants(lab):
 def test_wrong_implementation_loses_points(case, stores):
     """Does this plausible bug cost the points of its grade cell?"""
     lab, mutant = case
-    result = run_lab(lab, mutant.overrides, stores(lab))[mutant.target]
+    result = run_lab(lab, mutant.overrides, stores(lab), until=mutant.target)[mutant.target]
     assert result.points < result.max_points, f"{mutant.name!r} kept full points in {mutant.target}"
 
 
@@ -75,7 +75,7 @@ def test_wrong_implementation_loses_points(case, stores):
 def test_wrong_implementation_is_caught_by_a_visible_test(case):
     """Is the bug caught before grading, by the tests the student can see and run?"""
     lab, mutant = case
-    result = run_lab(lab, mutant.overrides, hidden=False)[mutant.target]
+    result = run_lab(lab, mutant.overrides, hidden=False, until=mutant.target)[mutant.target]
     assert not result.passed, f"only hidden tests catch {mutant.name!r} in {mutant.target}"
     assert len(result.error) > 40, f"the message for {mutant.name!r} says too little: {result.error!r}"
 
