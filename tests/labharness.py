@@ -9,6 +9,7 @@ an end-to-end test checks that it agrees with the real nbgrader pipeline.
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import json
@@ -103,15 +104,39 @@ def run_lab(lab: str, overrides: Mapping[str, str] | None = None, store: Path | 
             source = overrides.get(meta.get("grade_id"), "".join(cell["source"]))
             if not hidden:
                 source = HIDDEN.sub("", source)
+            points = float(meta.get("points", 0))
             try:
-                exec(compile(MAGIC.sub("", source), f"<{meta.get('grade_id', 'cell')}>", "exec"), namespace)
-                error = ""
+                shown = _run_cell(MAGIC.sub("", source), meta.get("grade_id", "cell"), namespace)
+                error, score = "", points if shown is None else _partial_grade(shown, points)
+                if score < points:
+                    error = (f"the cell ends in an expression showing {shown!r}, which nbgrader takes as "
+                             f"the cell's score ({score:g} of {points:g}): assign it (`_ = ...`)")
             except Exception as err:  # noqa: BLE001  (a failing cell is data here)
-                error = f"{type(err).__name__}: {err}"
+                error, score = f"{type(err).__name__}: {err}", 0.0
             if meta.get("grade") and cell["cell_type"] == "code":
-                points = float(meta.get("points", 0))
-                results[meta["grade_id"]] = Outcome(0.0 if error else points, points, error)
+                results[meta["grade_id"]] = Outcome(score, points, error)
     return results
+
+
+def _run_cell(source: str, name: str, namespace: dict):
+    """Execute a cell as IPython does: return the value its last line shows (None if nothing)."""
+    tree = ast.parse(source)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, f"<{name}>", "exec"), namespace)
+    if last is None:
+        return None
+    return eval(compile(ast.Expression(last.value), f"<{name}>", "eval"), namespace)
+
+
+def _partial_grade(value, max_points: float) -> float:
+    """nbgrader's rule (utils.get_partial_grade): a grade cell showing a number scores that number."""
+    try:
+        grade = float(repr(value))
+    except ValueError:
+        return max_points
+    if grade > max_points:
+        raise ValueError("partial credit cannot be greater than maximum points for cell")
+    return grade if grade >= 0 else max_points
 
 
 def solution_namespace(lab: str) -> dict:

@@ -1,0 +1,307 @@
+"""Implementations of Lab 4's graded functions that a student might write, for the mutation tests.
+
+``wrong`` ones hold a plausible bug and must lose their grade cell's points (caught by the visible
+tests alone); the others are correct but written differently (loops, einsum, a large negative
+number instead of -inf, another beam bookkeeping, explicit log-softmax) and must keep every point.
+Written from the lab's stated contracts, not from the reference code.
+"""
+from __future__ import annotations
+
+from labharness import Mutant
+
+
+def _additive(scores_and_softmax: str) -> str:
+    return f"""
+def additive_attention(query, keys, mask, W_q, W_k, v):
+    e = torch.tanh((query @ W_q)[:, None, :] + keys @ W_k) @ v
+{scores_and_softmax}
+    context = (w[:, :, None] * keys).sum(dim=1)
+    return context, w
+"""
+
+
+ADD_OK_LOOP = """
+def additive_attention(query, keys, mask, W_q, W_k, v):
+    N, T, D = keys.shape
+    rows_c, rows_w = [], []
+    for n in range(N):
+        e = torch.stack([v @ torch.tanh(query[n] @ W_q + keys[n, s] @ W_k) for s in range(T)])
+        e = torch.where(mask[n], e, torch.full_like(e, -1e9))
+        w = torch.exp(e - e.max())
+        w = w / w.sum()
+        rows_w.append(w)
+        rows_c.append(w @ keys[n])
+    return torch.stack(rows_c), torch.stack(rows_w)
+"""
+
+
+def _mult(body: str) -> str:
+    return f"""
+def multiplicative_attention(query, keys, mask, W=None):
+    q = query if W is None else query @ W
+{body}
+    return context, w
+"""
+
+
+MULT_RIGHT = """    e = torch.einsum("nd,ntd->nt", q, keys).masked_fill(~mask, -1e9)
+    w = torch.softmax(e, dim=-1)
+    context = torch.einsum("nt,ntd->nd", w, keys)"""
+
+
+def _step(body: str) -> str:
+    return f"""
+def decoder_step(model, y_prev, h_prev, enc_out, src_mask):
+{body}
+    return logits, h, weights
+"""
+
+
+STEP_RIGHT = """    emb = model.embed(y_prev)
+    context, weights = model.attend(h_prev, enc_out, src_mask)
+    h = model.cell(torch.cat((emb, context), -1), h_prev)
+    logits = h @ model.out.weight[:, :h.shape[1]].T + context @ model.out.weight[:, h.shape[1]:].T + model.out.bias"""
+
+
+def _loss(tail: str, feed: str = "tgt_in[:, t]") -> str:
+    return f"""
+def seq2seq_loss(model, src, src_mask, tgt_in, tgt_out, tgt_mask):
+    enc_out, h = model.encode(src, src_mask)
+    y = tgt_in[:, 0]
+    all_logits = []
+    for t in range(tgt_in.shape[1]):
+        logits, h, _ = decoder_step(model, {feed}, h, enc_out, src_mask)
+        y = logits.argmax(dim=1)
+        all_logits.append(logits)
+    logits = torch.stack(all_logits, 1)
+    nll = -torch.log_softmax(logits, -1).gather(2, tgt_out[:, :, None])[:, :, 0]
+    m = tgt_mask.to(nll.dtype)
+{tail}
+"""
+
+
+def _greedy(body: str) -> str:
+    return f"""
+def greedy_decode(step, state, bos, eos, max_len):
+    N = state[0].shape[0]
+    y = torch.full((N,), bos, dtype=torch.long)
+    out = [[] for _ in range(N)]
+    alive = [True] * N
+{body}
+    return out
+"""
+
+
+GREEDY_LOOP = """    for _ in range(max_len):
+        lp, state = step(y, state)
+        y = lp.argmax(1)
+        for n in range(N):
+            if alive[n]:
+                if int(y[n]) == eos:
+                    alive[n] = False
+                else:
+                    out[n].append(int(y[n]))
+        if not any(alive):
+            break"""
+
+
+def _beam(select: str, finish_len: str = "len(seq) + 1", final_len: str = "max_len", alpha_use: str = "alpha") -> str:
+    return f"""
+def beam_search(step, state, bos, eos, max_len, beam_size, alpha=1.0):
+    hyps = [([], 0.0)]
+    done = []
+    for t in range(max_len):
+        y = torch.tensor([seq[-1] if seq else bos for seq, _ in hyps])
+        lp, new_state = step(y, state)
+        cands = [(lp_sum + float(lp[r, v]), r, v) for r, (seq, lp_sum) in enumerate(hyps) for v in range(lp.shape[1])]
+{select}
+        keep, rows = [], []
+        for score, r, v in cands:
+            seq = hyps[r][0]
+            if v == eos:
+                done.append((score / ({finish_len}) ** {alpha_use}, seq))
+            else:
+                keep.append((seq + [v], score))
+                rows.append(r)
+        if not keep:
+            break
+        hyps = keep
+        state = tuple(s[torch.tensor(rows)] for s in new_state)
+    else:
+        done += [(lp_sum / ({final_len}) ** {alpha_use}, seq) for seq, lp_sum in hyps]
+    best = max(done, key=lambda d: d[0])
+    return best[1], best[0]
+"""
+
+
+TOPK = "        cands = sorted(cands, key=lambda c: -c[0])[:beam_size]"
+
+
+def _bleu(clip: str = "min(c, ref_max[g])", bp: str = "1.0 if c_len > r_len else math.exp(1 - r_len / c_len)",
+          rlen: str = "min(refs, key=lambda r: (abs(len(r) - len(hyp)), len(r)))", merge: str = "max") -> str:
+    return f"""
+def corpus_bleu(hypotheses, references, max_n=4):
+    match = [0] * max_n
+    total = [0] * max_n
+    c_len = r_len = 0
+    for hyp, refs in zip(hypotheses, references):
+        c_len += len(hyp)
+        r_len += len({rlen})
+        for n in range(1, max_n + 1):
+            grams = Counter(tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1))
+            ref_max = Counter()
+            for r in refs:
+                for g, k in Counter(tuple(r[i:i + n]) for i in range(len(r) - n + 1)).items():
+                    ref_max[g] = {merge}(ref_max[g], k) if "{merge}" == "max" else ref_max[g] + k
+            match[n - 1] += sum({clip} for g, c in grams.items())
+            total[n - 1] += sum(grams.values())
+    if c_len == 0 or 0 in match:
+        return 0.0
+    bp = {bp}
+    return bp * math.exp(sum(math.log(m / t) for m, t in zip(match, total)) / max_n)
+"""
+
+
+BLEU_SENTENCE_AVG = """
+def corpus_bleu(hypotheses, references, max_n=4):
+    def one(hyp, refs):
+        logs = []
+        for n in range(1, max_n + 1):
+            grams = Counter(tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1))
+            ref_max = Counter()
+            for r in refs:
+                ref_max |= Counter(tuple(r[i:i + n]) for i in range(len(r) - n + 1))
+            m = sum(min(c, ref_max[g]) for g, c in grams.items())
+            if m == 0:
+                return 0.0
+            logs.append(math.log(m / sum(grams.values())))
+        r = len(min(refs, key=lambda r: (abs(len(r) - len(hyp)), len(r))))
+        bp = 1.0 if len(hyp) > r else math.exp(1 - r / len(hyp))
+        return bp * math.exp(sum(logs) / max_n)
+    return sum(one(h, r) for h, r in zip(hypotheses, references)) / len(hypotheses)
+"""
+
+MUTANTS = [
+    # additive_attention
+    Mutant.of("additive_attention", "softmax over the batch axis", True,
+              additive_attention=_additive("    w = torch.softmax(e.masked_fill(~mask, float('-inf')), dim=0)")),
+    Mutant.of("additive_attention", "padding mask ignored", True,
+              additive_attention=_additive("    w = torch.softmax(e, dim=1)")),
+    Mutant.of("additive_attention", "mask applied after the softmax", True,
+              additive_attention=_additive("    w = torch.softmax(e, dim=1) * mask")),
+    Mutant.of("additive_attention", "no tanh", True,
+              additive_attention=_additive("    e = ((query @ W_q)[:, None, :] + keys @ W_k) @ v\n"
+                                           "    w = torch.softmax(e.masked_fill(~mask, float('-inf')), dim=1)")),
+    Mutant.of("additive_attention", "detached through numpy", True,
+              additive_attention=_additive("    e = torch.tensor(e.detach().numpy()).masked_fill(~mask, float('-inf'))\n"
+                                           "    w = torch.softmax(e, dim=1)")),
+    Mutant.of("additive_attention", "loops with -1e9 fill", False, additive_attention=ADD_OK_LOOP),
+    # multiplicative_attention
+    Mutant.of("multiplicative_attention", "padding mask ignored", True,
+              multiplicative_attention=_mult("    e = torch.einsum('nd,ntd->nt', q, keys)\n"
+                                             "    w = torch.softmax(e, dim=1)\n"
+                                             "    context = torch.einsum('nt,ntd->nd', w, keys)")),
+    Mutant.of("multiplicative_attention", "softmax over the batch axis", True,
+              multiplicative_attention=_mult("    e = torch.einsum('nd,ntd->nt', q, keys).masked_fill(~mask, float('-inf'))\n"
+                                             "    w = torch.softmax(e, dim=0)\n"
+                                             "    context = torch.einsum('nt,ntd->nd', w, keys)")),
+    Mutant.of("multiplicative_attention", "scaled by sqrt(D)", True,
+              multiplicative_attention=_mult("    e = (torch.einsum('nd,ntd->nt', q, keys) / keys.shape[2] ** 0.5).masked_fill(~mask, float('-inf'))\n"
+                                             "    w = torch.softmax(e, dim=1)\n"
+                                             "    context = torch.einsum('nt,ntd->nd', w, keys)")),
+    Mutant.of("multiplicative_attention", "W transposed", True,
+              multiplicative_attention=_mult("    q = query if W is None else query @ W.T\n"
+                                             "    e = torch.einsum('nd,ntd->nt', q, keys).masked_fill(~mask, float('-inf'))\n"
+                                             "    w = torch.softmax(e, dim=1)\n"
+                                             "    context = torch.einsum('nt,ntd->nd', w, keys)")),
+    Mutant.of("multiplicative_attention", "mask zeroes weights after softmax", True,
+              multiplicative_attention=_mult("    e = torch.einsum('nd,ntd->nt', q, keys)\n"
+                                             "    w = torch.softmax(e, dim=1) * mask\n"
+                                             "    context = torch.einsum('nt,ntd->nd', w, keys)")),
+    Mutant.of("multiplicative_attention", "einsum with -1e9 fill", False, multiplicative_attention=_mult(MULT_RIGHT)),
+    # decoder_step
+    Mutant.of("decoder_step", "concatenation order swapped in the GRU input", True, decoder_step=_step(
+        "    context, weights = model.attend(h_prev, enc_out, src_mask)\n"
+        "    h = model.cell(torch.cat([context, model.embed(y_prev)], 1), h_prev)\n"
+        "    logits = model.out(torch.cat([h, context], 1))")),
+    Mutant.of("decoder_step", "attends again with the new state for the output", True, decoder_step=_step(
+        "    context, weights = model.attend(h_prev, enc_out, src_mask)\n"
+        "    h = model.cell(torch.cat([model.embed(y_prev), context], 1), h_prev)\n"
+        "    context, weights = model.attend(h, enc_out, src_mask)\n"
+        "    logits = model.out(torch.cat([h, context], 1))")),
+    Mutant.of("decoder_step", "output layer reads [context ; h]", True, decoder_step=_step(
+        "    context, weights = model.attend(h_prev, enc_out, src_mask)\n"
+        "    h = model.cell(torch.cat([model.embed(y_prev), context], 1), h_prev)\n"
+        "    logits = model.out(torch.cat([context, h], 1))")),
+    Mutant.of("decoder_step", "output from the previous state", True, decoder_step=_step(
+        "    context, weights = model.attend(h_prev, enc_out, src_mask)\n"
+        "    h = model.cell(torch.cat([model.embed(y_prev), context], 1), h_prev)\n"
+        "    logits = model.out(torch.cat([h_prev, context], 1))")),
+    Mutant.of("decoder_step", "split output weight", False, decoder_step=_step(STEP_RIGHT)),
+    # seq2seq_loss
+    Mutant.of("seq2seq_loss", "padding counted in the mean", True, seq2seq_loss=_loss("    return nll.mean()")),
+    Mutant.of("seq2seq_loss", "mean of per-sequence means", True,
+              seq2seq_loss=_loss("    return ((nll * m).sum(1) / m.sum(1)).mean()")),
+    Mutant.of("seq2seq_loss", "sum divided by N", True, seq2seq_loss=_loss("    return (nll * m).sum() / len(src)")),
+    Mutant.of("seq2seq_loss", "fed its own predictions", True,
+              seq2seq_loss=_loss("    return (nll * m).sum() / m.sum()", feed="y")),
+    Mutant.of("seq2seq_loss", "reads tgt_out (off by one)", True,
+              seq2seq_loss=_loss("    return (nll * m).sum() / m.sum()", feed="tgt_out[:, t]")),
+    Mutant.of("seq2seq_loss", "explicit log-softmax and mask", False,
+              seq2seq_loss=_loss("    return (nll * m).sum() / m.sum()")),
+    # greedy_decode
+    Mutant.of("greedy_decode", "keeps the eos", True, greedy_decode=_greedy(GREEDY_LOOP.replace(
+        "                    alive[n] = False", "                    alive[n] = False\n                    out[n].append(eos)"))),
+    Mutant.of("greedy_decode", "never stops at eos", True, greedy_decode=_greedy("""    for _ in range(max_len):
+        lp, state = step(y, state)
+        y = lp.argmax(1)
+        for n in range(N):
+            if int(y[n]) != eos:
+                out[n].append(int(y[n]))"""),),
+    Mutant.of("greedy_decode", "feeds bos at every step", True, greedy_decode=_greedy("""    for _ in range(max_len):
+        lp, state = step(torch.full((N,), bos, dtype=torch.long), state)
+        y = lp.argmax(1)
+        for n in range(N):
+            if alive[n]:
+                if int(y[n]) == eos:
+                    alive[n] = False
+                else:
+                    out[n].append(int(y[n]))
+        if not any(alive):
+            break"""),),
+    Mutant.of("greedy_decode", "runs all max_len steps", True, greedy_decode=_greedy(
+        GREEDY_LOOP.replace("        if not any(alive):\n            break", ""))),
+    Mutant.of("greedy_decode", "one sequence at a time", True, greedy_decode="""
+def greedy_decode(step, state, bos, eos, max_len):
+    out = []
+    for n in range(state[0].shape[0]):
+        s, y, seq = tuple(t[n:n + 1] for t in state), torch.tensor([bos]), []
+        for _ in range(max_len):
+            lp, s = step(y, s)
+            y = lp.argmax(1)
+            if int(y) == eos:
+                break
+            seq.append(int(y))
+        out.append(seq)
+    return out
+"""),
+    Mutant.of("greedy_decode", "loop with a done list", False, greedy_decode=_greedy(GREEDY_LOOP)),
+    # beam_search
+    Mutant.of("beam_search", "no length normalisation", True, beam_search=_beam(TOPK, alpha_use="0")),
+    Mutant.of("beam_search", "L without the eos", True, beam_search=_beam(TOPK, finish_len="max(len(seq), 1)")),
+    Mutant.of("beam_search", "stops at the first finished hypothesis", True, beam_search=_beam(
+        TOPK + "\n        if cands[0][2] == eos:\n            seq = hyps[cands[0][1]][0]\n"
+        "            return seq, cands[0][0] / (len(seq) + 1) ** alpha")),
+    Mutant.of("beam_search", "top-k by per-token score (same length, so same order)", False, beam_search=_beam(
+        "        cands = sorted(cands, key=lambda c: -c[0] / (len(hyps[c[1]][0]) + 1) ** alpha)[:beam_size]")),
+    Mutant.of("beam_search", "keeps only beam_size per hypothesis, not overall", True, beam_search=_beam(
+        "        cands = [c for r in range(len(hyps)) for c in sorted([c for c in cands if c[1] == r], key=lambda c: -c[0])[:1]]")),
+    Mutant.of("beam_search", "python lists and sorted()", False, beam_search=_beam(TOPK)),
+    # corpus_bleu
+    Mutant.of("corpus_bleu", "no brevity penalty", True, corpus_bleu=_bleu(bp="1.0")),
+    Mutant.of("corpus_bleu", "counts not clipped", True, corpus_bleu=_bleu(clip="c if ref_max[g] else 0")),
+    Mutant.of("corpus_bleu", "clipped by the sum over references", True, corpus_bleu=_bleu(merge="sum")),
+    Mutant.of("corpus_bleu", "shortest reference length", True, corpus_bleu=_bleu(rlen="min(refs, key=len)")),
+    Mutant.of("corpus_bleu", "average of sentence BLEU", True, corpus_bleu=BLEU_SENTENCE_AVG),
+    Mutant.of("corpus_bleu", "explicit loops and max()", False, corpus_bleu=_bleu()),
+]
