@@ -41,13 +41,16 @@ def _progress_bar(total: int, desc: str):
 
 def train_loop(step: Callable[[int], float], n_steps: int, *,
                evaluate: Callable[[], float] | None = None, eval_every: int = 100,
-               desc: str = "training", plot: bool = False, title: str = "loss") -> History:
+               desc: str = "training", plot: bool = False, title: str = "loss",
+               callback: Callable[[int, History], None] | None = None) -> History:
     """Run ``step(i)`` for i in range(n_steps) with a progress bar; return the History.
 
     Inputs:
     - step: does one update and returns the training loss (a float).
     - evaluate: optional, returns a held-out loss; called every eval_every steps and at the end.
     - plot: draw the loss curves when done, titled ``title``.
+    - callback: optional, called as ``callback(i, history)`` after step i (and its evaluation, if any),
+      e.g. a ``seqlab.liveplot.LiveLossPlot`` that redraws the curves while training runs.
     A NaN or infinite loss stops the run with a message, keeping the history so far.
     """
     import time
@@ -66,6 +69,8 @@ def train_loop(step: Callable[[int], float], n_steps: int, *,
             if evaluate is not None and ((i + 1) % eval_every == 0 or i + 1 == n_steps):
                 history.eval_steps.append(i + 1)
                 history.eval_losses.append(float(evaluate()))
+            if callback is not None:
+                callback(i, history)
             if i % 10 == 0 or i + 1 == n_steps:
                 recent = history.losses[-50:]
                 postfix = {"loss": f"{sum(recent) / len(recent):.3f}"}

@@ -24,13 +24,22 @@ def errors(nb) -> list[tuple[int, str, str]]:
             for out in cell.get("outputs", []) if out.output_type == "error"]
 
 
-def knock_on(nb, error, stopped: list[int]) -> bool:
-    """Is this a NameError for a name that a cell stopped by missing student code should have set?"""
-    index, name, value = error
-    match = re.search(r"name '(\w+)' is not defined", value)
-    return name == "NameError" and bool(match) and any(
-        re.search(rf"^\s*{match[1]}\b.*=", "".join(nb.cells[j].source), re.MULTILINE)
-        for j in stopped if j < index)
+def stopped_by_missing_code(nb, found) -> tuple[list[int], list]:
+    """Split errors into cells stopped by missing student code and the rest.
+
+    A cell is stopped by missing code if it raised NotImplementedError, or a NameError for a
+    name that an earlier such cell should have set (a knock-on effect, followed down the chain).
+    """
+    stopped, others = [], []
+    for index, name, value in found:
+        match = re.search(r"name '(\w+)' is not defined", value) if name == "NameError" else None
+        knock_on = bool(match) and any(
+            re.search(rf"^\s*{match[1]}\b[^=]*=", "".join(nb.cells[j].source), re.MULTILINE) for j in stopped)
+        if name == "NotImplementedError" or knock_on:
+            stopped.append(index)
+        else:
+            others.append((index, name, value))
+    return stopped, others
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -45,9 +54,8 @@ def test_student_notebook_fails_only_where_code_is_missing(lab, tmp_path, monkey
     nb = execute(REPO / "labs" / f"{lab}.ipynb", tmp_path, monkeypatch, allow_errors=True)
     found = errors(nb)
     assert found, "the blank notebook raised nothing: are the exercises really blank?"
-    missing = [i for i, name, _ in found if name == "NotImplementedError"]
-    assert missing, f"no cell stopped at missing student code: {found}"
-    others = [e for e in found if e[1] != "NotImplementedError" and not knock_on(nb, e, missing)]
+    stopped, others = stopped_by_missing_code(nb, found)
+    assert stopped, f"no cell stopped at missing student code: {found}"
     assert not others, f"cells failing for another reason than missing student code: {others}"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert not errors(nbformat.v4.new_notebook(cells=code[:2])), "the setup cells must run"

@@ -1,0 +1,218 @@
+"""Implementations of Lab 6's graded functions that a student might write, for the mutation tests.
+
+``wrong`` mutants hold a plausible bug and must lose their cell's points; the others are correct but
+written differently and must keep every point. Written from the lab's stated contracts.
+"""
+from __future__ import annotations
+
+from labharness import Mutant
+
+VEC = """
+def build_vocab(text):
+    chars = sorted(set(text))
+    return chars, {c: i for i, c in enumerate(chars)}
+
+def vectorize(text, char_to_id):
+    return np.array([char_to_id[c] for c in text], dtype=np.int64)
+"""
+
+BATCH = """
+def get_batch(ids, seq_len, batch_size, rng):
+    starts = rng.integers(0, len(ids) - seq_len, size=batch_size)
+    x = np.stack([ids[s:s + seq_len] for s in starts])
+    y = np.stack([ids[s + 1:s + seq_len + 1] for s in starts])
+    return torch.from_numpy(x).long(), torch.from_numpy(y).long()
+"""
+
+MODEL = """
+class MusicLSTM(nn.Module):
+    def __init__(self, V, E, H):
+        super().__init__()
+        self.embedding = nn.Embedding(V, E)
+        self.lstm = nn.LSTM(E, H, batch_first=True)
+        self.fc = nn.Linear(H, V)
+
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.embedding(x), state)
+        return self.fc(out), state
+"""
+
+STEP = """
+def train_step(model, optimizer, x, y, max_norm=1.0):
+    optimizer.zero_grad()
+    logits, _ = model(x)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+    optimizer.step()
+    return loss.item()
+"""
+
+SAMPLE = """
+def sample(model, start, length, temperature, chars, rng):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    idx = {c: i for i, c in enumerate(chars)}
+    x = torch.tensor([[idx[c] for c in start]])
+    state, out = None, []
+    with torch.no_grad():
+        for _ in range(length):
+            logits, state = model(x, state)
+            p = torch.softmax(logits[0, -1].double() / temperature, dim=0).numpy()
+            tok = int(rng.choice(len(chars), p=p / p.sum()))
+            out.append(chars[tok])
+            x = torch.tensor([[tok]])
+    return start + "".join(out)
+"""
+
+EXTRACT = """
+import re
+
+def extract_tunes(text):
+    blocks = re.split(r"\\n[ \\t]*\\n", text)
+    tunes = []
+    for block in blocks[:-1]:
+        lines = block.split("\\n")
+        starts = [i for i, l in enumerate(lines) if l.startswith("X:")]
+        if not starts:
+            continue
+        tune = lines[starts[-1]:]
+        k = [i for i, l in enumerate(tune) if l.startswith("K:")]
+        if k and k[0] < len(tune) - 1:
+            tunes.append("\\n".join(tune))
+    return tunes
+"""
+
+M = Mutant.of
+
+MUTANTS = [
+    # ---------------------------------------------------------------- vectorize
+    M("vectorize", "order of first appearance", True, vectorize=VEC.replace("sorted(set(text))", "list(dict.fromkeys(text))")),
+    M("vectorize", "whitespace dropped (split into words)", True, vectorize=VEC.replace(
+        "sorted(set(text))", "sorted(set(''.join(text.split())))").replace(
+        "[char_to_id[c] for c in text]", "[char_to_id[c] for c in text if c in char_to_id]")),
+    M("vectorize", "ids start at 1", True, vectorize=VEC.replace("{c: i for", "{c: i + 1 for").replace(
+        "dtype=np.int64)", "dtype=np.int64)")),
+    M("vectorize", "unknown characters mapped to 0", True, vectorize=VEC.replace("char_to_id[c] for", "char_to_id.get(c, 0) for")),
+    M("vectorize", "float ids", True, vectorize=VEC.replace("dtype=np.int64", "dtype=float")),
+    M("vectorize", "np.unique and a lookup table", False, vectorize="""
+def build_vocab(text):
+    chars = [str(c) for c in np.unique(list(text))]
+    return chars, dict(zip(chars, range(len(chars))))
+
+def vectorize(text, char_to_id):
+    return np.fromiter((char_to_id[c] for c in text), dtype=np.int64, count=len(text))
+"""),
+    # ---------------------------------------------------------------- get_batch
+    M("get_batch", "targets not shifted", True, get_batch=BATCH.replace("ids[s + 1:s + seq_len + 1]", "ids[s:s + seq_len]")),
+    M("get_batch", "last window never drawn", True, get_batch=BATCH.replace("len(ids) - seq_len,", "len(ids) - seq_len - 1,")),
+    M("get_batch", "starts at multiples of T only", True, get_batch=BATCH.replace(
+        "rng.integers(0, len(ids) - seq_len, size=batch_size)",
+        "rng.integers(0, (len(ids) - 1) // seq_len, size=batch_size) * seq_len")),
+    M("get_batch", "x and y from different starts", True, get_batch=BATCH.replace(
+        "for s in starts])\n    return", "for s in rng.permutation(starts)])\n    return")),
+    M("get_batch", "np.random instead of rng", True, get_batch=BATCH.replace("rng.integers(", "np.random.randint(")),
+    M("get_batch", "rng.choice and torch slicing", False, get_batch="""
+def get_batch(ids, seq_len, batch_size, rng):
+    t = torch.as_tensor(ids, dtype=torch.long)
+    starts = rng.choice(len(ids) - seq_len, size=batch_size)
+    x = torch.stack([t[s:s + seq_len] for s in starts])
+    y = torch.stack([t[s + 1:s + 1 + seq_len] for s in starts])
+    return x, y
+"""),
+    # ---------------------------------------------------------------- MusicLSTM
+    M("MusicLSTM", "state ignored", True, MusicLSTM=MODEL.replace("self.lstm(self.embedding(x), state)", "self.lstm(self.embedding(x))")),
+    M("MusicLSTM", "batch_first missing", True, MusicLSTM=MODEL.replace("nn.LSTM(E, H, batch_first=True)", "nn.LSTM(E, H)")),
+    M("MusicLSTM", "softmax in forward", True, MusicLSTM=MODEL.replace("return self.fc(out), state", "return torch.softmax(self.fc(out), dim=-1), state")),
+    M("MusicLSTM", "ReLU before the output layer", True, MusicLSTM=MODEL.replace("self.fc(out)", "self.fc(torch.relu(out))")),
+    M("MusicLSTM", "time-major LSTM with transposes", False, MusicLSTM=MODEL.replace(
+        "nn.LSTM(E, H, batch_first=True)", "nn.LSTM(E, H)").replace(
+        "out, state = self.lstm(self.embedding(x), state)",
+        "out, state = self.lstm(self.embedding(x).transpose(0, 1), state)\n        out = out.transpose(0, 1)")),
+    M("MusicLSTM", "a loop of torch.lstm_cell over time", False, MusicLSTM=MODEL.replace(
+        """        out, state = self.lstm(self.embedding(x), state)
+        return self.fc(out), state""",
+        """        e = F.embedding(x, self.embedding.weight)
+        N, T, _ = e.shape
+        H = self.lstm.hidden_size
+        h = e.new_zeros(N, H) if state is None else state[0][0]
+        c = e.new_zeros(N, H) if state is None else state[1][0]
+        hs = []
+        for t in range(T):
+            h, c = torch.lstm_cell(e[:, t], (h, c), self.lstm.weight_ih_l0, self.lstm.weight_hh_l0,
+                                   self.lstm.bias_ih_l0, self.lstm.bias_hh_l0)
+            hs.append(h)
+        return self.fc(torch.stack(hs, 1)), (h[None], c[None])""")),
+    # ---------------------------------------------------------------- train_step
+    M("train_step", "no zero_grad", True, train_step=STEP.replace("    optimizer.zero_grad()\n", "")),
+    M("train_step", "no clipping", True, train_step=STEP.replace("    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n", "")),
+    M("train_step", "clipping after the step", True, train_step=STEP.replace(
+        "    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n    optimizer.step()\n",
+        "    optimizer.step()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n")),
+    M("train_step", "summed loss", True, train_step=STEP.replace("y.reshape(-1))", "y.reshape(-1), reduction='sum')")),
+    M("train_step", "targets are the inputs", True, train_step=STEP.replace("y.reshape(-1))", "x.reshape(-1))")),
+    M("train_step", "returns a tensor", True, train_step=STEP.replace("return loss.item()", "return loss")),
+    M("train_step", "log_softmax + nll over (N, V, T), manual clip", False, train_step="""
+def train_step(model, optimizer, x, y, max_norm=1.0):
+    for p in model.parameters():
+        p.grad = None
+    logits, _ = model(x)
+    loss = F.nll_loss(F.log_softmax(logits, dim=-1).transpose(1, 2), y)
+    loss.backward()
+    norm = torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters()))
+    coef = max_norm / (float(norm) + 1e-6)
+    if coef < 1:
+        for p in model.parameters():
+            p.grad.mul_(coef)
+    optimizer.step()
+    return float(loss)
+"""),
+    # ---------------------------------------------------------------- sample
+    M("sample", "state reset every step", True, sample=SAMPLE.replace("logits, state = model(x, state)", "logits, state = model(x)")),
+    M("sample", "temperature after the softmax", True, sample=SAMPLE.replace(
+        "p = torch.softmax(logits[0, -1].double() / temperature, dim=0).numpy()",
+        "p = torch.softmax(logits[0, -1].double(), dim=0).numpy() / temperature")),
+    M("sample", "only the last start character read", True, sample=SAMPLE.replace("for c in start]]", "for c in start[-1:]]]")),
+    M("sample", "temperature multiplies", True, sample=SAMPLE.replace("/ temperature, dim=0", "* temperature, dim=0")),
+    M("sample", "argmax", True, sample=SAMPLE.replace("int(rng.choice(len(chars), p=p / p.sum()))", "int(np.argmax(p))")),
+    M("sample", "torch.multinomial (global torch RNG)", True, sample=SAMPLE.replace(
+        "int(rng.choice(len(chars), p=p / p.sum()))", "int(torch.multinomial(torch.from_numpy(p), 1))")),
+    M("sample", "start fed one character at a time, inverse-CDF draw", False, sample="""
+def sample(model, start, length, temperature, chars, rng):
+    if not temperature > 0:
+        raise ValueError("temperature must be positive")
+    idx = {c: i for i, c in enumerate(chars)}
+    state = None
+    with torch.no_grad():
+        for c in start:
+            logits, state = model(torch.tensor([[idx[c]]]), state)
+        text = start
+        for _ in range(length):
+            p = torch.softmax(logits[0, -1].double() / temperature, dim=0).numpy()
+            tok = min(int(np.searchsorted(np.cumsum(p), rng.random() * p.sum())), len(p) - 1)
+            text += chars[tok]
+            logits, state = model(torch.tensor([[tok]]), state)
+    return text
+"""),
+    # ---------------------------------------------------------------- extract_tunes
+    M("extract_tunes", "keeps the unterminated last tune", True, extract_tunes=EXTRACT.replace("blocks[:-1]", "blocks")),
+    M("extract_tunes", "splits on exactly two newlines", True, extract_tunes=EXTRACT.replace(
+        'r"\\n[ \\t]*\\n"', 'r"\\n\\n"')),
+    M("extract_tunes", "no K:/melody check", True, extract_tunes=EXTRACT.replace("if k and k[0] < len(tune) - 1:", "if True:")),
+    M("extract_tunes", "no restart at a second X:", True, extract_tunes=EXTRACT.replace("lines[starts[-1]:]", "lines[starts[0]:]")),
+    M("extract_tunes", "line-by-line state machine", False, extract_tunes="""
+def extract_tunes(text):
+    out, cur = [], None
+    parts = text.split("\\n")
+    for i, line in enumerate(parts):
+        if not line.strip(" \\t"):
+            if i < len(parts) - 1 and cur and any(l.startswith("K:") for l in cur[:-1]):
+                out.append("\\n".join(cur))
+            cur = None
+        elif line.startswith("X:"):
+            cur = [line]
+        elif cur is not None:
+            cur.append(line)
+    return out
+"""),
+]
