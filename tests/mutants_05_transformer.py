@@ -1,0 +1,262 @@
+"""Implementations of Lab 5's graded functions that a student might write, for the mutation tests.
+
+Each ``Mutant`` replaces one or more solution cells. ``wrong`` ones hold a plausible bug and must
+lose the target's points; the others are correct but written differently (einsum, loops over heads,
+explicit mask tensors, another formula) and must keep every point. Written from the lab's stated
+contracts (keep-masks, True = may attend; pre-norm blocks; the layer names given in ``__init__``).
+"""
+from __future__ import annotations
+
+from labharness import Mutant
+
+# ---------------------------------------------------------------- scaled dot-product attention
+SDPA = """
+def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
+    T_q, T_k = q.shape[-2], k.shape[-2]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    keep = torch.ones(T_q, T_k, dtype=torch.bool)
+    if causal:
+        keep = torch.tril(keep)
+    if mask is not None:
+        keep = keep & mask
+    scores = scores.masked_fill(~keep, float("-inf"))
+    w = torch.softmax(scores, dim=-1)
+    w = torch.nan_to_num(w, nan=0.0)
+    return w @ v, w
+"""
+
+# ---------------------------------------------------------------- multi-head attention
+MHA_INIT = """
+class MultiHeadAttention(nn.Module):
+    def __init__(self, E, h, bias=True):
+        super().__init__()
+        self.h, self.d_k = h, E // h
+        self.W_q = nn.Linear(E, E, bias=bias)
+        self.W_k = nn.Linear(E, E, bias=bias)
+        self.W_v = nn.Linear(E, E, bias=bias)
+        self.W_o = nn.Linear(E, E, bias=bias)
+
+    def forward(self, query, key, value, mask=None, causal=False):
+        N, T_q, E = query.shape
+        T_k = key.shape[1]
+"""
+MHA = MHA_INIT + """        q = self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)
+        k = self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        v = self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        m = None if mask is None else mask[:, None]
+        o, w = scaled_dot_product_attention(q, k, v, m, causal)
+        o = o.transpose(1, 2).reshape(N, T_q, E)
+        return self.W_o(o), w
+"""
+
+# ---------------------------------------------------------------- positional encoding
+PE = """
+def positional_encoding(T, E, dtype=torch.float32):
+    PE = torch.zeros(T, E, dtype=torch.float64)
+    pos = torch.arange(T, dtype=torch.float64)[:, None]
+    for j in range(E):
+        i = j // 2
+        angle = pos[:, 0] / 10000 ** (2 * i / E)
+        PE[:, j] = torch.sin(angle) if j % 2 == 0 else torch.cos(angle)
+    return PE.to(dtype)
+"""
+
+# ---------------------------------------------------------------- blocks
+ENC_INIT = """
+class EncoderBlock(nn.Module):
+    def __init__(self, E, h, F_ff):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(E)
+        self.attn = MultiHeadAttention(E, h)
+        self.ln2 = nn.LayerNorm(E)
+        self.ff = nn.Sequential(nn.Linear(E, F_ff), nn.GELU(), nn.Linear(F_ff, E))
+
+    def forward(self, x, mask=None, causal=False):
+        m = None if mask is None else mask[:, None, :]
+"""
+ENC = ENC_INIT + """        a = self.ln1(x)
+        x = x + self.attn(a, a, a, m, causal)[0]
+        return x + self.ff(self.ln2(x))
+"""
+
+DEC_INIT = """
+class DecoderBlock(nn.Module):
+    def __init__(self, E, h, F_ff):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(E)
+        self.self_attn = MultiHeadAttention(E, h)
+        self.ln2 = nn.LayerNorm(E)
+        self.cross_attn = MultiHeadAttention(E, h)
+        self.ln3 = nn.LayerNorm(E)
+        self.ff = nn.Sequential(nn.Linear(E, F_ff), nn.GELU(), nn.Linear(F_ff, E))
+
+    def forward(self, x, memory, src_mask=None, tgt_mask=None):
+        tm = None if tgt_mask is None else tgt_mask[:, None, :]
+        sm = None if src_mask is None else src_mask[:, None, :]
+"""
+DEC = DEC_INIT + """        a = self.ln1(x)
+        x = x + self.self_attn(a, a, a, tm, causal=True)[0]
+        b = self.ln2(x)
+        x = x + self.cross_attn(b, memory, memory, sm)[0]
+        return x + self.ff(self.ln3(x))
+"""
+
+
+def _sub(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new)
+
+
+M = Mutant.of
+S = "scaled_dot_product_attention"
+
+MUTANTS = [
+    # ---------------------------------------------------------------- scaled_dot_product_attention
+    M(S, "no 1/sqrt(d_k) scaling", True, **{S: _sub(SDPA, " / math.sqrt(q.shape[-1])", "")}),
+    M(S, "divided by d_k", True, **{S: _sub(SDPA, "math.sqrt(q.shape[-1])", "q.shape[-1]")}),
+    M(S, "mask applied after the softmax", True, **{S: _sub(SDPA, """    scores = scores.masked_fill(~keep, float("-inf"))
+    w = torch.softmax(scores, dim=-1)""", """    w = torch.softmax(scores, dim=-1) * keep""")}),
+    M(S, "causal mask off by one (hides the diagonal)", True, **{S: _sub(SDPA, "torch.tril(keep)", "torch.tril(keep, -1)")}),
+    M(S, "causal mask off by one (sees one step ahead)", True, **{S: _sub(SDPA, "torch.tril(keep)", "torch.tril(keep, 1)")}),
+    M(S, "causal mask upside down (triu)", True, **{S: _sub(SDPA, "torch.tril(keep)", "torch.triu(keep)")}),
+    M(S, "softmax over the queries", True, **{S: _sub(SDPA, "torch.softmax(scores, dim=-1)", "torch.softmax(scores, dim=-2)")}),
+    M(S, "fully masked rows give NaN", True, **{S: _sub(SDPA, "    w = torch.nan_to_num(w, nan=0.0)\n", "")}),
+    M(S, "-1e9 instead of -inf (fully masked rows uniform)", True, **{S: _sub(SDPA,
+      """masked_fill(~keep, float("-inf"))""", "masked_fill(~keep, -1e9)").replace("    w = torch.nan_to_num(w, nan=0.0)\n", "")}),
+    M(S, "causal flag ignored", True, **{S: _sub(SDPA, "    if causal:\n        keep = torch.tril(keep)\n", "")}),
+    M(S, "einsum, where, explicit zeroing", False, **{S: """
+def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
+    T_q, T_k = q.shape[-2], k.shape[-2]
+    s = torch.einsum('...qd,...kd->...qk', q, k) * q.shape[-1] ** -0.5
+    allowed = torch.ones_like(s, dtype=torch.bool)
+    if mask is not None:
+        allowed = allowed & mask
+    if causal:
+        i = torch.arange(T_q)[:, None]
+        j = torch.arange(T_k)[None, :]
+        allowed = allowed & (j <= i)
+    s = torch.where(allowed, s, torch.full_like(s, -math.inf))
+    s_max = s.amax(dim=-1, keepdim=True)
+    e = torch.exp(s - torch.where(torch.isinf(s_max), torch.zeros_like(s_max), s_max))
+    denom = e.sum(-1, keepdim=True)
+    w = torch.where(denom > 0, e / denom.clamp_min(torch.finfo(e.dtype).tiny), torch.zeros_like(e))
+    return torch.einsum('...qk,...kd->...qd', w, v), w
+"""}),
+    # ---------------------------------------------------------------- MultiHeadAttention
+    M("MultiHeadAttention", "heads merged without the transpose back", True, MultiHeadAttention=_sub(MHA,
+      "o.transpose(1, 2).reshape(N, T_q, E)", "o.reshape(N, T_q, E)")),
+    M("MultiHeadAttention", "heads split by a reshape to (N, h, T, d_k)", True, MultiHeadAttention=_sub(_sub(_sub(MHA,
+      "self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)", "self.W_q(query).reshape(N, self.h, T_q, self.d_k)"),
+      "self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)", "self.W_k(key).reshape(N, self.h, T_k, self.d_k)"),
+      "self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)", "self.W_v(value).reshape(N, self.h, T_k, self.d_k)")),
+    M("MultiHeadAttention", "heads merged in the wrong order (d_k, h)", True, MultiHeadAttention=_sub(MHA,
+      "o.transpose(1, 2).reshape(N, T_q, E)", "o.permute(0, 2, 3, 1).reshape(N, T_q, E)")),
+    M("MultiHeadAttention", "no output projection", True, MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w")),
+    M("MultiHeadAttention", "keys projected with W_q", True, MultiHeadAttention=_sub(MHA, "self.W_k(key)", "self.W_q(key)")),
+    M("MultiHeadAttention", "scores scaled by sqrt(E)", True, MultiHeadAttention=MHA_INIT + """        q = self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)
+        k = self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        v = self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        s = q @ k.transpose(-2, -1) / math.sqrt(E)
+        keep = torch.ones(T_q, T_k, dtype=torch.bool)
+        if causal:
+            keep = torch.tril(keep)
+        if mask is not None:
+            keep = keep & mask[:, None]
+        w = torch.softmax(s.masked_fill(~keep, float('-inf')), -1)
+        return self.W_o((w @ v).transpose(1, 2).reshape(N, T_q, E)), w
+"""),
+    M("MultiHeadAttention", "a loop over heads with sliced weights, einsum", False, MultiHeadAttention=MHA_INIT + """        d = self.d_k
+        outs, ws = [], []
+        m = None if mask is None else mask
+        for i in range(self.h):
+            rows = slice(i * d, (i + 1) * d)
+            q = query @ self.W_q.weight[rows].T + self.W_q.bias[rows]
+            k = torch.einsum('nte,de->ntd', key, self.W_k.weight[rows]) + self.W_k.bias[rows]
+            v = torch.einsum('nte,de->ntd', value, self.W_v.weight[rows]) + self.W_v.bias[rows]
+            o, w = scaled_dot_product_attention(q, k, v, m, causal)
+            outs.append(o)
+            ws.append(w)
+        return self.W_o(torch.cat(outs, dim=-1)), torch.stack(ws, dim=1)
+"""),
+    # ---------------------------------------------------------------- positional_encoding
+    M("positional_encoding", "sin and cos swapped", True, positional_encoding=_sub(PE,
+      "torch.sin(angle) if j % 2 == 0 else torch.cos(angle)", "torch.cos(angle) if j % 2 == 0 else torch.sin(angle)")),
+    M("positional_encoding", "exponent i/E instead of 2i/E", True, positional_encoding=_sub(PE, "(2 * i / E)", "(i / E)")),
+    M("positional_encoding", "exponent j/E (column index, not pair)", True, positional_encoding=_sub(PE, "(2 * i / E)", "(j / E)")),
+    M("positional_encoding", "positions start at 1", True, positional_encoding=_sub(PE,
+      "torch.arange(T, dtype=torch.float64)", "torch.arange(1, T + 1, dtype=torch.float64)")),
+    M("positional_encoding", "sin half, cos half", True, positional_encoding="""
+def positional_encoding(T, E, dtype=torch.float32):
+    half = (E + 1) // 2
+    pos = torch.arange(T, dtype=torch.float64)[:, None]
+    freq = 10000.0 ** (-2 * torch.arange(half, dtype=torch.float64) / E)
+    return torch.cat([torch.sin(pos * freq), torch.cos(pos * freq)[:, :E - half]], dim=1).to(dtype)
+"""),
+    M("positional_encoding", "computed in float32 then returned as float64", True, positional_encoding="""
+def positional_encoding(T, E, dtype=torch.float32):
+    pos = torch.arange(T, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, E, 2, dtype=torch.float32) * (-math.log(10000.0) / E))
+    PE = torch.zeros(T, E)
+    PE[:, 0::2] = torch.sin(pos * div)
+    PE[:, 1::2] = torch.cos(pos * div)[:, :E // 2]
+    return PE.to(dtype)
+"""),
+    M("positional_encoding", "loop over columns", False, positional_encoding=PE),
+    M("positional_encoding", "exp-log frequencies, stacked and interleaved", False, positional_encoding="""
+def positional_encoding(T, E, dtype=torch.float32):
+    pos = torch.arange(T, dtype=torch.float64)[:, None]
+    div = torch.exp(torch.arange(0, E + 1, 2, dtype=torch.float64) * (-math.log(10000.0) / E))
+    pairs = torch.stack([torch.sin(pos * div), torch.cos(pos * div)], dim=-1)
+    return pairs.reshape(T, -1)[:, :E].to(dtype)
+"""),
+    # ---------------------------------------------------------------- EncoderBlock
+    M("EncoderBlock", "post-norm", True, EncoderBlock=ENC_INIT + """        x = self.ln1(x + self.attn(x, x, x, m, causal)[0])
+        return self.ln2(x + self.ff(x))
+"""),
+    M("EncoderBlock", "padding mask ignored", True, EncoderBlock=_sub(ENC, "self.attn(a, a, a, m, causal)", "self.attn(a, a, a, None, causal)")),
+    M("EncoderBlock", "causal flag ignored", True, EncoderBlock=_sub(ENC, "self.attn(a, a, a, m, causal)", "self.attn(a, a, a, m)")),
+    M("EncoderBlock", "no residual around the feed-forward network", True, EncoderBlock=_sub(ENC,
+      "return x + self.ff(self.ln2(x))", "return self.ff(self.ln2(x))")),
+    M("EncoderBlock", "ln1 reused for the feed-forward network", True, EncoderBlock=_sub(ENC, "self.ff(self.ln2(x))", "self.ff(self.ln1(x))")),
+    M("EncoderBlock", "mask as a full (N, T, T) tensor with the causal part built in", False, EncoderBlock="""
+class EncoderBlock(nn.Module):
+    def __init__(self, E, h, F_ff):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(E)
+        self.attn = MultiHeadAttention(E, h)
+        self.ln2 = nn.LayerNorm(E)
+        self.ff = nn.Sequential(nn.Linear(E, F_ff), nn.GELU(), nn.Linear(F_ff, E))
+
+    def forward(self, x, mask=None, causal=False):
+        N, T, _ = x.shape
+        keep = torch.ones(N, T, T, dtype=torch.bool)
+        if mask is not None:
+            keep = keep & mask[:, None, :].expand(N, T, T)
+        if causal:
+            keep = keep & torch.ones(T, T, dtype=torch.bool).tril()
+        normed = self.ln1(x)
+        h = x + self.attn(normed, normed, normed, mask=keep)[0]
+        return h + self.ff[2](self.ff[1](self.ff[0](self.ln2(h))))
+"""),
+    # ---------------------------------------------------------------- DecoderBlock
+    M("DecoderBlock", "self-attention not causal", True, DecoderBlock=_sub(DEC, "tm, causal=True", "tm")),
+    M("DecoderBlock", "post-norm", True, DecoderBlock=DEC_INIT + """        x = self.ln1(x + self.self_attn(x, x, x, tm, causal=True)[0])
+        x = self.ln2(x + self.cross_attn(x, memory, memory, sm)[0])
+        return self.ln3(x + self.ff(x))
+"""),
+    M("DecoderBlock", "cross-attention over the target", True, DecoderBlock=_sub(DEC,
+      "self.cross_attn(b, memory, memory, sm)", "self.cross_attn(b, b, b, tm)")),
+    M("DecoderBlock", "source padding mask ignored", True, DecoderBlock=_sub(DEC,
+      "self.cross_attn(b, memory, memory, sm)", "self.cross_attn(b, memory, memory)")),
+    M("DecoderBlock", "memory normalised with ln2 as well", True, DecoderBlock=_sub(DEC,
+      "self.cross_attn(b, memory, memory, sm)", "self.cross_attn(b, self.ln2(memory), self.ln2(memory), sm)")),
+    M("DecoderBlock", "explicit causal-and-padding mask tensor", False, DecoderBlock=DEC_INIT + """        N, T, _ = x.shape
+        keep = torch.tril(torch.ones(T, T, dtype=torch.bool)).expand(N, T, T)
+        if tgt_mask is not None:
+            keep = keep & tgt_mask[:, None, :]
+        a = self.ln1(x)
+        x = x + self.self_attn(a, a, a, keep)[0]
+        x = x + self.cross_attn(self.ln2(x), memory, memory, sm)[0]
+        return x + self.ff(self.ln3(x))
+"""),
+]
