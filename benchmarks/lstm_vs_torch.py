@@ -9,26 +9,11 @@ the comparison is of equal work.
 from __future__ import annotations
 
 import argparse
-import statistics
-import sys
-import time
-from pathlib import Path
 
+from common import median_seconds, set_torch_threads, solution_namespace  # first: sets thread counts
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from labharness import solution_namespace  # noqa: E402
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -39,8 +24,7 @@ def main() -> None:
     N, T, D, H = args.N, args.T, args.D, args.H
     ref = solution_namespace("02_lstm_gru")
     lstm_forward, lstm_backward = ref["lstm_forward"], ref["lstm_backward"]
-    torch.set_num_threads(torch.get_num_threads())
-    print(f"shapes N={N} T={T} D={D} H={H}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"shapes N={N} T={T} D={D} H={H}; {set_torch_threads()}")
     print(f"{'dtype':<8} {'numpy (ms)':>11} {'torch (ms)':>11} {'numpy/torch':>12} {'max grad diff':>14}")
     for dtype, tdtype in ((np.float32, torch.float32), (np.float64, torch.float64)):
         rng = np.random.default_rng(0)

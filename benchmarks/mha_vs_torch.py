@@ -11,39 +11,20 @@ ours runs the explicit matmul-softmax-matmul of the lab.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import sys
-import time
-from pathlib import Path
 
+from common import median_seconds, set_torch_threads, solution_namespace  # first: sets thread counts
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from labharness import solution_namespace  # noqa: E402
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, default in (("N", 32), ("T", 64), ("E", 128), ("h", 4), ("repeats", 30), ("threads", 1)):
+    for name, default in (("N", 32), ("T", 64), ("E", 128), ("h", 4), ("repeats", 30)):
         parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     ours_cls = solution_namespace("05_transformer")["MultiHeadAttention"]
-    torch.set_num_threads(args.threads)  # the lab's setup cell may have changed it
     N, T, E, h = args.N, args.T, args.E, args.h
-    print(f"causal self-attention, N={N} T={T} E={E} h={h}; torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread(s); load average {os.getloadavg()[0]:.2f}")
+    print(f"causal self-attention, N={N} T={T} E={E} h={h}; {set_torch_threads()}")
     print(f"{'dtype':<8} {'pass':<18} {'ours (ms)':>10} {'torch (ms)':>11} {'ours/torch':>11} {'max diff':>9}")
     for dtype in (torch.float32, torch.float64):
         torch.manual_seed(0)
