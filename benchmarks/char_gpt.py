@@ -13,25 +13,18 @@ E=128, context 64, one thread) are sized for a shared 2-core machine: about 0.1-
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-LAB = REPO / "solutions" / "05_transformer.ipynb"
+from common import solution_namespace
+
 CELLS = ("setup", "gpt_data", "gpt_model")  # plus every solution cell
 
 
 def lab_namespace() -> dict:
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    ns: dict = {"__name__": "__main__"}
-    for cell in json.loads(LAB.read_text())["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] == "code" and (meta.get("solution") or meta.get("grade_id") in CELLS):
-            exec(compile("".join(cell["source"]), meta["grade_id"], "exec"), ns)
-    return ns
+    """The lab's setup, solution and named cells, executed headless."""
+    return solution_namespace("05_transformer", cells=CELLS)
 
 
 def main() -> None:

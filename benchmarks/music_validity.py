@@ -19,21 +19,17 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from common import solution_namespace
+
 REPO = Path(__file__).resolve().parents[1]
 LAB = REPO / "solutions" / "06_music.ipynb"
 CELLS = ("setup", "data", "train")  # plus every solution cell, in notebook order
 
 
 def lab_namespace() -> dict:
-    """Execute the lab's setup, data, solution and training cells (headless) and return their names."""
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    """The lab's setup, solution and named cells, executed headless."""
     os.environ.pop("NBGRADER_EXECUTION", None)  # the full training budget
-    ns: dict = {"__name__": "__main__"}
-    for cell in json.loads(LAB.read_text())["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] == "code" and (meta.get("solution") or meta.get("grade_id") in CELLS):
-            exec(compile("".join(cell["source"]), meta["grade_id"], "exec"), ns)
-    return ns
+    return solution_namespace("06_music", cells=CELLS)
 
 
 def lab_temperature() -> float:

@@ -13,24 +13,17 @@ Runs the lab's own cells (setup, solutions, model and training helpers) outside 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-LAB = REPO / "solutions" / "04_attention.ipynb"
+from common import solution_namespace
+
 CELLS = ("setup", "model", "train_helpers")  # plus every solution cell
 
 
 def lab_namespace() -> dict:
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    ns: dict = {"__name__": "__main__"}
-    for cell in json.loads(LAB.read_text())["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] == "code" and (meta.get("solution") or meta.get("grade_id") in CELLS):
-            exec(compile("".join(cell["source"]), meta["grade_id"], "exec"), ns)
-    return ns
+    """The lab's setup, solution and named cells, executed headless."""
+    return solution_namespace("04_attention", cells=CELLS)
 
 
 def run_dates(ns: dict, args) -> None:

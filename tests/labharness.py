@@ -139,16 +139,21 @@ def _partial_grade(value, max_points: float) -> float:
     return grade if grade >= 0 else max_points
 
 
-def solution_namespace(lab: str) -> dict:
-    """The reference's definitions: the lab's setup cell and solution cells, executed in one namespace.
+def solution_namespace(lab: str, cells: tuple[str, ...] = ()) -> dict:
+    """The reference's definitions: the lab's setup and solution cells (and any named ``cells``),
+    executed in notebook order in one namespace, headless.
 
-    For benchmarks that time the reference implementation without copying it out of solutions/.
+    For benchmarks that time or train the reference without copying it out of solutions/.
     """
+    os.environ.setdefault("MPLBACKEND", "Agg")
     namespace: dict = {"__name__": "__main__"}
     code = [c for c in load_source(lab) if c["cell_type"] == "code"]
     first_solution = next(i for i, c in enumerate(code) if _meta(c).get("solution"))
-    for cell in code[:first_solution] + [c for c in code if _meta(c).get("solution")]:
-        exec(compile(MAGIC.sub("", "".join(cell["source"])), "<cell>", "exec"), namespace)
+    for i, cell in enumerate(code):
+        meta = _meta(cell)
+        if i < first_solution or meta.get("solution") or meta.get("grade_id") in cells:
+            source = MAGIC.sub("", "".join(cell["source"]))
+            exec(compile(source, f"<{meta.get('grade_id', 'cell')}>", "exec"), namespace)
     return namespace
 
 
