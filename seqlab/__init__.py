@@ -30,6 +30,23 @@ _EXPORTS = {
     "train_loop": "seqlab.train",
     "plot_losses": "seqlab.train",
     "Adam": "seqlab.train",
+    "date_splits": "seqlab.dates",
+    "Vocab": "seqlab.seq2seq_data",
+    "make_batch": "seqlab.seq2seq_data",
+    "load_cmudict": "seqlab.seq2seq_data",
+    "g2p_splits": "seqlab.seq2seq_data",
+    "g2p_error_rates": "seqlab.seq2seq_data",
+    "plot_attention": "seqlab.seq2seq_data",
+    "LiveLossPlot": "seqlab.liveplot",
+    "load_corpus": "seqlab.embeddings",
+    "load_word_pairs": "seqlab.embeddings",
+    "load_analogies": "seqlab.embeddings",
+    "load_glove": "seqlab.embeddings",
+    "train_sgns": "seqlab.embeddings",
+    "plot_pca": "seqlab.embeddings",
+    "load_plays": "seqlab.shakespeare",
+    "shakespeare_splits": "seqlab.shakespeare",
+    "random_windows": "seqlab.shakespeare",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
