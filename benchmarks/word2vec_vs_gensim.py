@@ -31,6 +31,8 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch", type=int, default=256, help="pairs per SGD step (the lab uses 256)")
+    parser.add_argument("--lr", type=float, default=0.05,
+                        help="initial learning rate of ours (the lab uses 0.05; gensim keeps word2vec's 0.025)")
     args = parser.parse_args()
     os.environ.setdefault("TQDM_DISABLE", "1")
     import torch
@@ -52,7 +54,7 @@ def main() -> None:
 
     start = time.perf_counter()
     W_in, _, _ = train_sgns(make_pairs, ref["negative_sampling_distribution"](counts), ref["sgns_loss_and_grads"],
-                            E=args.dim, negatives=args.negatives, epochs=args.epochs, batch_size=args.batch,
+                            E=args.dim, negatives=args.negatives, epochs=args.epochs, batch_size=args.batch, lr=args.lr,
                             seed=args.seed)
     ours_s = time.perf_counter() - start
     in_vocab = [w for w in tokens if w in stoi]
@@ -79,7 +81,7 @@ def main() -> None:
 
     ours, theirs = scores(W_in), scores(W_g)
     print(f"corpus {args.corpus}: {len(tokens):,} tokens, V = {len(itos):,}, {len(q)} analogy questions in vocabulary; "
-          f"E={args.dim}, window={args.window}, K={args.negatives}, epochs={args.epochs}, batch={args.batch}, {os.cpu_count()} CPU cores; "
+          f"E={args.dim}, window={args.window}, K={args.negatives}, epochs={args.epochs}, batch={args.batch}, lr={args.lr}, {os.cpu_count()} CPU cores; "
           f"load average {os.getloadavg()[0]:.2f}")
     print(f"{'':<12}{'ours':>10}{'gensim':>10}{'ratio':>8}")
     for key in ("analogy", "wordsim353", "simlex999"):
