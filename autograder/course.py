@@ -81,6 +81,9 @@ def nbgrader_config(course: Path, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -
 
     c = Config()
     c.CourseDirectory.root = str(Path(course).resolve())
+    # nbgrader's exchange (JupyterHub release/collect) is unused here; a folder inside the course
+    # stops its CRITICAL "Unwritable directory /usr/local/share/nbgrader/exchange" on every start.
+    c.Exchange.root = str(Path(course).resolve() / "exchange")
     c.NbGraderAPI.log_level = "WARN"
     c.Execute.timeout = int(cell_timeout)
     c.Execute.interrupt_on_timeout = True
@@ -110,7 +113,7 @@ def open_api(course: Path, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> Any:
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    Path(course).mkdir(parents=True, exist_ok=True)
+    (Path(course) / "exchange").mkdir(parents=True, exist_ok=True)
     config = nbgrader_config(course, cell_timeout=cell_timeout)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
