@@ -25,9 +25,9 @@ test: setup
 
 benchmarks: setup
 	$(BIN)/python benchmarks/lab_runtime.py 01_rnn
-	$(BIN)/python benchmarks/rnn_vs_torch.py
+	$(BIN)/python benchmarks/recurrent_vs_torch.py --cell rnn
 	$(BIN)/python benchmarks/lab_runtime.py 02_lstm_gru
-	$(BIN)/python benchmarks/lstm_vs_torch.py
+	$(BIN)/python benchmarks/recurrent_vs_torch.py --cell lstm
 	$(BIN)/python benchmarks/word2vec_vs_gensim.py
 	$(BIN)/python benchmarks/seq2seq_accuracy.py dates
 	$(BIN)/python benchmarks/music_validity.py
