@@ -66,6 +66,16 @@ def reference_store(course: Path, lab: str) -> Path:
     return Path(course) / REFERENCE_DIR / f"{lab}.pkl"
 
 
+def grading_template(course: Path, lab: str) -> Path:
+    """The student notebook with hidden tests restored: what repair rebuilds submissions on."""
+    return Path(course) / REFERENCE_DIR / f"{lab}.template.ipynb"
+
+
+def hidden_cases(course: Path, lab: str) -> Path:
+    """JSON: grade id -> the hidden cases (reference keys) its test cell checks."""
+    return Path(course) / REFERENCE_DIR / f"{lab}.cases.json"
+
+
 def release_notebook(course: Path, lab: str) -> Path:
     """The student notebook of ``lab`` as released into the course."""
     return Path(course) / "release" / lab / f"{lab}.ipynb"

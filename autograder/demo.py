@@ -18,9 +18,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 import nbformat
 
 from .course import DEFAULT_CELL_TIMEOUT, find_repo, release_notebook, source_notebook
-from .grade import ScoreTable, autograde, collect, score_table
+from .grade import ScoreTable, score_table
 from .release import release, write_notebook
-from .report import export_csv, feedback
+from .report import export_all, feedback_pages
 from .submissions import Bug, example_submissions
 
 DEFAULT_LAB = "01_rnn"
@@ -47,6 +47,8 @@ class Demo:
     table: Optional[ScoreTable] = None
     feedback: List[Path] = field(default_factory=list)
     grade_sheet: Optional[Path] = None
+    exports: Dict[str, Path] = field(default_factory=dict)
+    sandbox: str = ""
 
 
 def step_release(d: Demo) -> None:
@@ -65,19 +67,27 @@ def step_make_submissions(d: Demo) -> None:
 
 
 def step_autograde(d: Demo) -> None:
-    students = collect(d.course / "examples", d.course, d.lab)
-    d.echo(f"autograding {', '.join(students)} ...")
-    d.problems = autograde(d.course, d.lab, students, cell_timeout=d.cell_timeout)
+    from .collect import collect
+    from .pipeline import autograde
+    from .sandbox import Limits
+    students = list(collect(d.course / "examples", d.course, d.lab).collected)
+    d.echo(f"autograding {', '.join(students)} (sandboxed, in parallel) ...")
+    results = autograde(d.course, d.lab, students, limits=Limits(cell_seconds=d.cell_timeout),
+                        progress=False)
+    d.problems = {r.student: r.problem for r in results if r.problem}
+    d.sandbox = results[0].sandbox if results else ""
     d.table = score_table(d.course, d.lab, d.problems)
     d.echo("\n" + d.table.format() + "\n")
+    d.echo(f"isolation: {d.sandbox}")
 
 
 def step_feedback(d: Demo) -> None:
-    d.feedback = feedback(d.course, d.lab)
+    d.feedback = feedback_pages(d.course, d.lab)
 
 
 def step_export(d: Demo) -> None:
-    d.grade_sheet = export_csv(d.course, labs=[d.lab])
+    d.exports = export_all(d.course, d.lab)
+    d.grade_sheet = d.exports["grades"]
 
 
 # Ordering: release records the reference and writes release/, which the submissions copy;
@@ -103,6 +113,6 @@ def run_demo(course: Optional[os.PathLike] = None, *, repo: Optional[os.PathLike
     for _, step in DEMO_STEPS:
         step(d)
     d.echo("feedback pages:\n  " + "\n  ".join(str(p) for p in d.feedback))
-    d.echo(f"grade sheet: {d.grade_sheet}")
+    d.echo("exports:\n" + "\n".join(f"  {name}: {path}" for name, path in d.exports.items()))
     d.echo(f"gradebook: {d.course / 'gradebook.db'} (open with `nbgrader formgrader` from {d.course})")
     return d

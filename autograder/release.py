@@ -13,19 +13,21 @@ The repository address in the badge and setup cell comes only from ``autograder.
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import nbformat
 
 from . import settings
 from .course import (DEFAULT_CELL_TIMEOUT, KERNEL_ARGUMENTS, GradingError, check, find_repo,
-                     nbgrader_env, open_api, reference_store, release_notebook, source_notebook)
+                     grading_template, hidden_cases, nbgrader_env, open_api, reference_store,
+                     release_notebook, source_notebook)
 
 HEADER_ID = "seqlab-header"
 SETUP_ID = "seqlab-colab-setup"
@@ -113,23 +115,43 @@ def add_colab_setup(r: Release) -> None:
     _edit(release_notebook(r.course, r.lab), lambda nb: nb.cells.insert(1, setup_cell()))
 
 
+def save_template(r: Release) -> None:
+    """The grading template: the student notebook with its test cells' hidden tests put back.
+
+    Repair rebuilds every submission on it (locked and test cells restored from here), so the
+    submission a sandbox runs has the hidden tests without any reference code.
+    """
+    from .repair import with_hidden_tests
+    released = nbformat.read(str(release_notebook(r.course, r.lab)), as_version=4)
+    source = nbformat.read(str(source_notebook(r.repo, r.lab)), as_version=4)
+    write_notebook(with_hidden_tests(released, source), grading_template(r.course, r.lab))
+
+
 def record_reference(r: Release) -> None:
-    """Run the source notebook once, recording what its hidden tests compare against."""
+    """Run the source notebook once, recording what its hidden tests compare against, and which
+    grade cell asked for each recorded case (``reference/<lab>.cases.json``)."""
     store = reference_store(r.course, r.lab)
     store.unlink(missing_ok=True)
-    run_recording(r.course / "source" / r.lab, f"{r.lab}.ipynb", store, r.cell_timeout)
+    cases = run_recording(r.course / "source" / r.lab, f"{r.lab}.ipynb", store, r.cell_timeout)
     if not store.exists():
         store.parent.mkdir(parents=True, exist_ok=True)
         store.write_bytes(pickle.dumps({}))  # a lab without hidden reference cases
+    hidden_cases(r.course, r.lab).write_text(json.dumps(cases, indent=1, sort_keys=True) + "\n")
+
+
+def _grade_id(cell: nbformat.NotebookNode) -> Optional[str]:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
 # Ordering: copy_source feeds generate_assignment; the two cell inserts edit its output (header
-# first, setup at index 1); record_reference only needs copy_source and runs last (slowest).
+# first, setup at index 1); save_template copies the finished student notebook; record_reference
+# only needs copy_source and runs last (slowest).
 RELEASE_STEPS: List[Tuple[str, Callable[[Release], None]]] = [
     ("copy_source", copy_source),
     ("generate_assignment", generate_assignment),
     ("add_header", add_header),
     ("add_colab_setup", add_colab_setup),
+    ("save_template", save_template),
     ("record_reference", record_reference),
 ]
 
@@ -153,8 +175,9 @@ def release(lab: str, course: os.PathLike, *, repo: Optional[os.PathLike] = None
 
 # --- running the reference ------------------------------------------------------------------
 
-def run_recording(folder: Path, notebook: str, store: Path, timeout: int) -> None:
-    """Execute ``folder/notebook`` in a temporary copy of ``folder``, in record mode."""
+def run_recording(folder: Path, notebook: str, store: Path, timeout: int) -> Dict[str, List[str]]:
+    """Execute ``folder/notebook`` in a temporary copy of ``folder``, in record mode; returns
+    grade id -> the hidden cases that grade cell recorded."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -165,6 +188,18 @@ def run_recording(folder: Path, notebook: str, store: Path, timeout: int) -> Non
         nb = nbformat.read(os.path.join(tmp, notebook), as_version=4)
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 extra_arguments=list(KERNEL_ARGUMENTS), resources={"metadata": {"path": tmp}})
+        cases: Dict[str, List[str]] = {}
+        seen: List[str] = []
+
+        def note_cases(cell, cell_index, execute_reply) -> None:
+            keys = list(pickle.loads(store.read_bytes())) if store.exists() else []
+            new = [k for k in keys if k not in seen]
+            seen.extend(new)
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if new and meta.get("grade"):
+                cases.setdefault(meta["grade_id"], []).extend(new)
+
+        client.on_cell_executed = note_cases
         try:
             client.execute(env=env)
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
@@ -172,6 +207,7 @@ def run_recording(folder: Path, notebook: str, store: Path, timeout: int) -> Non
             raise GradingError(f"the reference solution {notebook} failed while recording its outputs, "
                                f"{_failed_cell(nb)}: {last}\nfix solutions/{notebook} (it must run top to "
                                "bottom with NBGRADER_EXECUTION=autograde) and release again") from None
+    return cases
 
 
 def _failed_cell(nb: nbformat.NotebookNode) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from .course import check, gradebook, nbgrader_env, open_api
 
@@ -37,3 +37,33 @@ def export_csv(course: os.PathLike, dest: Optional[os.PathLike] = None,
     with gradebook(course) as gb:
         plugin.export(gb)
     return dest
+
+
+def feedback_pages(course: os.PathLike, lab: str, student: Optional[str] = None) -> List[Path]:
+    """nbgrader's feedback (the notebook as graded), then our per-test results page beside it
+    (in that order: nbgrader clears the student's feedback folder first); returns both kinds."""
+    from .pages import write_pages
+    from .results import load_results
+
+    course = Path(course).resolve()
+    pages = feedback(course, lab, student)
+    results = [r for r in load_results(course, lab) if student is None or r.student == student]
+    return sorted(pages + write_pages(course, lab, results))
+
+
+def export_all(course: os.PathLike, lab: str) -> Dict[str, Path]:
+    """Every export of ``lab``: nbgrader's CSV (all labs), then under ``exports/<lab>/`` the
+    per-test CSV, Gradescope results and the class report. Returns name -> path."""
+    from .exports import class_report, export_gradescope, export_tests_csv
+    from .results import load_results
+
+    course = Path(course).resolve()
+    results = load_results(course, lab)
+    folder = course / "exports" / lab
+    export_gradescope(results, folder / "gradescope")
+    return {
+        "grades": export_csv(course),
+        "tests": export_tests_csv(results, folder / "tests.csv"),
+        "gradescope": folder / "gradescope",
+        "report": class_report(results, folder / "report", lab=lab),
+    }

@@ -7,17 +7,24 @@ the same hidden test runs against the student's code and the call *compares* ins
 reference code is ever shipped to or imported by a student's kernel; only the recorded outputs,
 and only at autograde time.
 
-Two environment variables drive it (both set by the autograder, never by hand):
+Environment variables drive it (all set by the autograder, never by hand):
   SEQLAB_REFERENCE_STORE: path of the recorded outputs (a pickle of ``{key: value}``);
-  SEQLAB_REFERENCE_MODE:  ``record`` while releasing, anything else (or unset) compares.
+  SEQLAB_REFERENCE_MODE:  ``record`` while releasing, ``emit`` in the sandbox, else compare;
+  SEQLAB_EMIT_FILE:       in emit mode, the file the outputs are appended to.
 With no store set (a student or an instructor running a notebook by hand) the call does nothing.
 Recording never overwrites: a key already in the store is compared even in record mode, so a
-submission that switches its own kernel to record mode still faces the recorded reference. (Code
-in the student's kernel can still replace this function itself; only scoring outside that
-process closes the hole, which the sandboxed autograder does.)
+submission that switches its own kernel to record mode still faces the recorded reference.
+
+Emit mode is how the sandboxed autograder scores: the student's kernel never sees the reference.
+Each call appends ``{"key": ..., "value": ...}`` as one JSON line (arrays encoded by ``encode``,
+which carries numbers only, never pickles), and the grader compares them with the reference in
+its own process (``compare``). Code in the student's kernel can replace this function, but
+then it emits nothing, or outputs it computed itself, and a missing case fails.
 """
 from __future__ import annotations
 
+import base64
+import json
 import os
 import pickle
 from pathlib import Path
@@ -27,8 +34,9 @@ import numpy as np
 
 STORE_ENV = "SEQLAB_REFERENCE_STORE"
 MODE_ENV = "SEQLAB_REFERENCE_MODE"
+EMIT_ENV = "SEQLAB_EMIT_FILE"
 
-__all__ = ["matches_reference", "STORE_ENV", "MODE_ENV"]
+__all__ = ["matches_reference", "compare", "encode", "decode", "STORE_ENV", "MODE_ENV", "EMIT_ENV"]
 
 
 class ReferenceMismatch(AssertionError):
@@ -44,6 +52,9 @@ def matches_reference(key: str, value: Any, *, rtol: float = 1e-5, atol: float =
     - rtol, atol: tolerances; atol is scaled by the largest reference magnitude.
     Raises ReferenceMismatch with a message that names what differs, never the expected values.
     """
+    if os.environ.get(MODE_ENV) == "emit":
+        _emit(os.environ.get(EMIT_ENV), key, value)
+        return
     path = os.environ.get(STORE_ENV)
     if not path:
         return
@@ -61,6 +72,68 @@ def matches_reference(key: str, value: Any, *, rtol: float = 1e-5, atol: float =
     if key not in store:
         raise RuntimeError(f"hidden case {key!r} was not recorded: release the lab again")
     _compare(key, _to_numpy(value), store[key], rtol, atol)
+
+
+def compare(key: str, got: Any, want: Any, *, rtol: float = 1e-5, atol: float = 1e-7) -> None:
+    """Check an emitted output ``got`` against the recorded ``want`` (raises ReferenceMismatch)."""
+    _compare(key, _to_numpy(got), want, rtol, atol)
+
+
+def _emit(path: str | None, key: str, value: Any) -> None:
+    if not path:
+        raise RuntimeError(f"{MODE_ENV}=emit needs {EMIT_ENV}: this is set by the autograder only")
+    line = json.dumps({"key": str(key), "value": encode(_to_numpy(value))})
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+
+
+def encode(value: Any) -> Any:
+    """A JSON-able form of a (nested) output: arrays as dtype + shape + base64 bytes."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biufc":
+            return {"__repr__": repr(value.tolist())[:200]}   # strings, objects: compared as text
+        arr = np.ascontiguousarray(value)
+        return {"__nd__": arr.dtype.str, "shape": list(arr.shape),
+                "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+    if isinstance(value, dict):
+        return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return {"__repr__": repr(value)[:200]}
+
+
+def decode(data: Any) -> Any:
+    """The inverse of ``encode``; anything malformed raises ValueError (never executes code)."""
+    if isinstance(data, list):
+        return [decode(v) for v in data]
+    if not isinstance(data, dict):
+        if data is None or isinstance(data, (bool, int, float, str)):
+            return data
+        raise ValueError(f"unexpected {type(data).__name__} in an emitted output")
+    if "__nd__" in data:
+        dtype = np.dtype(data["__nd__"])
+        if dtype.kind not in "biufc":
+            raise ValueError(f"dtype {dtype} is not numeric")
+        shape = tuple(int(n) for n in data["shape"])
+        raw = base64.b64decode(data["data"], validate=True)
+        return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    if "__dict__" in data:
+        return {_hashable(decode(k)): decode(v) for k, v in data["__dict__"]}
+    if "__tuple__" in data:
+        return tuple(decode(v) for v in data["__tuple__"])
+    if "__repr__" in data:
+        return str(data["__repr__"])
+    raise ValueError("unknown encoding in an emitted output")
+
+
+def _hashable(key: Any) -> Any:
+    if isinstance(key, np.ndarray):
+        return key.item() if key.ndim == 0 else tuple(key.tolist())
+    return key
 
 
 def _load(path: Path) -> dict:

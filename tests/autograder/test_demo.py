@@ -13,7 +13,7 @@ def test_demo_reports_table_and_where_things_are(graded):
     out = graded.echoed
     assert "reference  2/2" in out and "blank      0/2" in out
     assert str(graded.course / "grades.csv") in out and "feedback/reference" in out and "gradebook.db" in out
-    assert graded.grade_sheet.exists() and len(graded.feedback) == 3
+    assert graded.grade_sheet.exists() and len(graded.feedback) == 6   # nbgrader's page + ours, each
 
 
 def test_cli_labs_check_fails_then_passes(tmp_path, capsys):

@@ -61,7 +61,7 @@ def test_broken_or_runaway_notebook_does_not_stop_the_others(tiny_repo, tmp_path
     course = tmp_path / "course"
     release(TINY_LAB, course, repo=tiny_repo, skip=["record_reference"])
     store = reference_store(course, TINY_LAB)
-    store.parent.mkdir()
+    store.parent.mkdir(exist_ok=True)
     store.write_bytes(pickle.dumps({"tiny/add/arrays": np.arange(3.0) + 1, "tiny/scale/neg": np.arange(4.0) * -0.5}))
     released = nbformat.read(str(release_notebook(course, TINY_LAB)), as_version=4)
     source = nbformat.read(str(tiny_repo / "solutions" / f"{TINY_LAB}.ipynb"), as_version=4)

@@ -1,0 +1,452 @@
+"""Collect submissions from an LMS download into nbgrader's ``submitted/`` folder, with a report.
+
+``collect`` reads a zip file or a folder (Canvas, Moodle, Blackboard or Gradescope downloads, or
+plain ``<student>.ipynb`` / ``<student>/<any name>.ipynb``), finds the student of each notebook and
+copies its bytes unchanged to ``<course>/submitted/<student>/<lab>/<lab>.ipynb``: broken notebooks
+are the repair step's job, not this one's. The ``CollectReport`` (saved as
+``<course>/collect/<lab>.json``) says what was collected, what could not be matched and why, which
+copies were set aside, what was skipped, and which roster students handed nothing in.
+
+- Names: the first of ``PATTERNS`` (or the caller's ``pattern``) that ``re.search`` finds in a
+  notebook's path inside the source gives its ``student`` group; "Copy of", " (2)", " - Copy",
+  "-checkpoint" and the lab's own name are dropped. With a roster, that name (then the LMS user id,
+  then the other folder and file names) is looked up by id, login, lms_id, email or its local part,
+  or full name ("Smith, Jane" ~ "Jane Smith" ~ "jane_smith" ~ Canvas's "smithjane").
+- Copies: of several notebooks for one student the one kept is, by the first rule that tells them
+  apart, ``_RANK_WHY``: not a checkpoint, named after the lab, the later Blackboard attempt, the
+  newer (zip entry date or file mtime), marked LATE, the higher copy number ("x (1)" over "x").
+- Zip files: an entry with an absolute path or ``..`` refuses the archive (zip slip), links are
+  skipped, ``__MACOSX/`` and dot files ignored, more than ``max_bytes`` uncompressed refuses it
+  (zip bomb), and a folder every notebook shares (a download's wrapper) is not taken for a student.
+"""
+from __future__ import annotations
+
+import calendar
+import contextlib
+import csv
+import functools
+import json
+import os
+import re
+import stat
+import unicodedata
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+
+from .course import GradingError, gradebook
+from .grade import student_id
+
+# Total uncompressed size a zip may declare before it is refused as a likely zip bomb.
+MAX_BYTES = 2 * 2**30
+
+# Tried in order on a notebook's path inside the source ('/'-separated). ``student`` is required;
+# ``uid`` (LMS user id, looked up as a roster lms_id), ``late`` and ``when`` order copies.
+PATTERNS: Dict[str, str] = {
+    "Moodle": r"(?:^|/)(?P<student>[^/]+?)_(?P<uid>\d+)_assignsubmission_",
+    "Canvas": r"(?:^|/)(?P<student>[^/_]+)_(?P<late>LATE_)?(?P<uid>\d+)_\d+_[^/]+$",
+    "Blackboard": r"(?:^|/)[^/]*?_(?P<student>[^/_]+)_attempt_(?P<when>\d{4}(?:-\d\d){5})[^/]*$",
+    "folder": r"^(?P<student>[^/]+)/",           # <student>/<any name>.ipynb, Gradescope submission_<n>/
+    "file": r"^(?P<student>[^/]+)\.ipynb$",      # <student>.ipynb
+}
+_LMS = ("Moodle", "Canvas", "Blackboard")
+GRADESCOPE_METADATA = "submission_metadata.yml"
+_DECORATION = re.compile(r"^copy of\s+|\s*\((\d+)\)$|\s+-\s+copy$|-checkpoint$", re.I)
+_RANK_WHY = ("it is not a checkpoint", "it is named after the lab", "it is a later attempt",
+             "it is newer", "it is marked LATE", "it is a later copy", "its name sorts later")
+_COLUMNS = {"id": "id", "student_id": "id", "name": "name", "full_name": "name", "first_name": "first_name",
+            "last_name": "last_name", "email": "email", "e_mail": "email", "login": "login", "username": "login",
+            "lms_id": "lms_id", "lms_user_id": "lms_id"}
+
+Pair = Tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Student:
+    """One roster line."""
+
+    id: str                 # the nbgrader student id (a safe folder name)
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    login: str = ""         # LMS login or user name
+    lms_id: str = ""        # LMS user id (Canvas and Moodle put it in file names)
+
+
+def load_roster(path: os.PathLike) -> List[Student]:
+    """Students from a CSV file with a header: ``id`` and optionally ``name`` (or ``first_name``,
+    ``last_name``), ``email``, ``login``, ``lms_id``; other columns are ignored."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise GradingError(f"cannot read roster {path}: {err}; pass a UTF-8 CSV file") from err
+    rows = csv.reader(text.splitlines())
+    header = next(rows, None)
+    keys = [_COLUMNS.get(re.sub(r"[\s-]+", "_", h.strip().casefold())) for h in header or []]
+    if "id" not in keys:
+        raise GradingError(f"{path}, line 1: no 'id' column in the header {header}; the roster needs "
+                           "id, and optionally name (or first_name, last_name), email, login, lms_id")
+    students: Dict[str, Student] = {}
+    lines: Dict[str, int] = {}
+    for row in rows:
+        where = f"{path}, line {rows.line_num}"
+        if not any(value.strip() for value in row):
+            continue
+        if len(row) != len(keys):
+            raise GradingError(f"{where}: {len(row)} fields where the header has {len(keys)}; "
+                               'quote values that hold commas ("Smith, Jane")')
+        f = {k: v.strip() for k, v in zip(keys, row) if k}
+        sid = f.get("id", "")
+        safe = student_id(sid) if re.search(r"[A-Za-z0-9@-]", sid) else ""
+        if not sid or safe != sid:
+            raise GradingError(f"{where}: id {sid!r} is not a usable folder name; use letters, digits and "
+                               "_ . @ - only" + (f" (e.g. {safe!r})" if safe else ""))
+        if sid in students:
+            raise GradingError(f"{where}: id {sid!r} is already on line {lines[sid]}; each student once")
+        if f.get("email") and "@" not in f["email"]:
+            raise GradingError(f"{where}: email {f['email']!r} has no '@'; fix it or leave it empty")
+        first, last = _split_name(f.get("name", ""))
+        students[sid] = Student(sid, f.get("first_name") or first, f.get("last_name") or last,
+                                f.get("email", ""), f.get("login", ""), f.get("lms_id", ""))
+        lines[sid] = rows.line_num
+    return list(students.values())
+
+
+def _split_name(name: str) -> Tuple[str, str]:
+    if "," in name:                                   # "Smith, Jane"
+        last, first = name.split(",", 1)
+        return first.strip(), last.strip()
+    *first, last = name.split() or [""]
+    return " ".join(first), last
+
+
+def add_students(course: os.PathLike, roster: Sequence[Student]) -> List[str]:
+    """Create (or update the known fields of) each student in the course's nbgrader gradebook."""
+    Path(course).mkdir(parents=True, exist_ok=True)
+    with gradebook(Path(course)) as gb:
+        for s in roster:
+            known = {"first_name": s.first_name, "last_name": s.last_name, "email": s.email, "lms_user_id": s.lms_id}
+            gb.update_or_create_student(s.id, **{k: v for k, v in known.items() if v})
+    return [s.id for s in roster]
+
+
+def _norm(text: str) -> str:
+    """'Jösé  Smith' -> 'jose_smith': accents dropped, lower case, runs of other characters as '_'."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", text.casefold()).strip("_")
+
+
+class _RosterIndex:
+    """Roster lookup: exact keys (id, login, lms_id, email, its local part) before name keys."""
+
+    def __init__(self, students: Sequence[Student]):
+        self.exact: Dict[str, Set[str]] = {}
+        self.names: Dict[str, Set[str]] = {}
+        for s in students:
+            for key in (s.id, s.login, s.lms_id, s.email, s.email.split("@")[0]):
+                if _norm(key):
+                    self.exact.setdefault(_norm(key), set()).add(s.id)
+            first, last = _norm(s.first_name).split("_"), _norm(s.last_name).split("_")
+            tokens = [t for t in first + last if t]
+            for key in ("_".join(sorted(tokens)), "".join(tokens), "".join(last + first)):
+                if key:
+                    self.names.setdefault(key, set()).add(s.id)
+
+    def lookup(self, text: str) -> Set[str]:
+        tokens = _norm(text).split("_")
+        return (self.exact.get("_".join(tokens)) or self.names.get("_".join(sorted(tokens)))
+                or self.names.get("".join(tokens)) or set())
+
+
+@dataclass
+class CollectReport:
+    """What ``collect`` did with each file of the source."""
+
+    lab: str
+    source: str
+    collected: Dict[str, Path] = field(default_factory=dict)   # student id -> entry in the source
+    unmatched: List[Pair] = field(default_factory=list)        # (entry, why no student)
+    superseded: List[Pair] = field(default_factory=list)       # (entry, which copy was kept instead)
+    skipped: List[Pair] = field(default_factory=list)          # (entry, why it is not a submission)
+    missing: List[str] = field(default_factory=list)           # roster students without a submission
+    dry_run: bool = False
+
+    def format(self) -> str:
+        """A report for the TA: one line per file that needs a look, then who is missing."""
+        counts = [f"{len(self.collected)} collected"] + [f"{len(v)} {k}" for k, v in (
+            ("could not be matched", self.unmatched), ("superseded", self.superseded),
+            ("skipped", self.skipped), ("missing", self.missing)) if v]
+        lines = [f"{self.lab} from {self.source}: " + ", ".join(counts) + (" (dry run: nothing written)" if self.dry_run else "")]
+        width = max((len(s) for s in self.collected), default=0)
+        lines += [f"  {sid.ljust(width)} <- {entry}" for sid, entry in self.collected.items()]
+        lines += [f"could not match {entry!r}: {why}" for entry, why in self.unmatched]
+        lines += [f"superseded {entry!r}: {why}" for entry, why in self.superseded]
+        lines += [f"skipped {entry!r}: {why}" for entry, why in self.skipped]
+        if self.missing:
+            lines.append(f"no submission from {len(self.missing)} roster student(s): {', '.join(self.missing)}")
+        return "\n".join(lines)
+
+    def save(self, course: os.PathLike) -> Path:
+        """Write the report as JSON to ``<course>/collect/<lab>.json``."""
+        path = report_path(course, self.lab)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {**asdict(self), "collected": {s: str(p) for s, p in self.collected.items()}}
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, course: os.PathLike, lab: str) -> "CollectReport":
+        data = json.loads(report_path(course, lab).read_text(encoding="utf-8"))
+        data["collected"] = {s: Path(p) for s, p in data["collected"].items()}
+        for key in ("unmatched", "superseded", "skipped"):
+            data[key] = [tuple(pair) for pair in data[key]]
+        return cls(**data)
+
+
+def report_path(course: os.PathLike, lab: str) -> Path:
+    return Path(course) / "collect" / f"{lab}.json"
+
+
+def collect(source: os.PathLike, course: os.PathLike, lab: str, *,
+            roster: Union[None, os.PathLike, Sequence[Student]] = None, pattern: Optional[str] = None,
+            dry_run: bool = False, max_bytes: int = MAX_BYTES, update_gradebook: bool = True) -> CollectReport:
+    """Copy each student's notebook in ``source`` (zip or folder) to the course; see the module doc.
+
+    ``roster`` (a CSV path or students) restricts matching to its students, all of whom are added
+    to the gradebook; without one, every collected id is. ``dry_run`` writes nothing.
+    """
+    source, course = Path(source), Path(course)
+    students = load_roster(roster) if isinstance(roster, (str, os.PathLike)) else roster
+    report = CollectReport(lab, str(source), dry_run=dry_run)
+    with _open_source(source, max_bytes) as (entries, skipped):
+        report.skipped += skipped + [(e.name, _not_a_notebook(e.name)) for e in entries
+                                     if not _is_notebook(e) and not e.rel.endswith(GRADESCOPE_METADATA)]
+        matcher = _Matcher(lab, pattern, students, entries)
+        groups: Dict[str, List[Tuple[tuple, str, _Entry]]] = {}
+        for e in filter(_is_notebook, entries):
+            sid, why, m = matcher.identify(e)
+            if sid is None:
+                report.unmatched.append((e.name, why))
+            else:
+                groups.setdefault(sid if students is not None else sid.casefold(), []).append((_rank(e, m, lab), sid, e))
+        existing = {p.name.casefold(): p.name for p in (course / "submitted").glob("*")} if students is None else {}
+        for key, group in sorted(groups.items()):
+            group.sort(key=lambda item: item[0], reverse=True)
+            (best, spelling, kept), rest = group[0], group[1:]
+            sid = existing.get(key, spelling)           # as collected before, else as the kept file has it
+            for rank, _, e in rest:
+                why = next((w for w, a, b in zip(_RANK_WHY, best, rank) if a != b), "it comes first")
+                report.superseded.append((e.name, f"{kept.name!r} was kept for {sid}: {why}"))
+            try:
+                if not dry_run:
+                    _write(kept, course / "submitted" / sid / lab / f"{lab}.ipynb")
+                report.collected[sid] = Path(kept.name)
+            except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as err:
+                report.skipped.append((kept.name, f"could not be read ({err}); download it again"))
+    report.collected = dict(sorted(report.collected.items()))
+    for pairs in (report.unmatched, report.superseded, report.skipped):
+        pairs.sort()
+    if students is not None:
+        report.missing = sorted(s.id for s in students if s.id not in report.collected)
+    if not dry_run:
+        if update_gradebook:
+            add_students(course, students if students is not None else [Student(s) for s in report.collected])
+        report.save(course)
+    return report
+
+
+class _Matcher:
+    """Which student a notebook belongs to: patterns, Gradescope's metadata, then the roster."""
+
+    def __init__(self, lab: str, pattern: Optional[str], students: Optional[Sequence[Student]],
+                 entries: List["_Entry"]):
+        self.lab, self.pattern = lab, pattern
+        self.index = _RosterIndex(students) if students is not None else None
+        if pattern is None:
+            self.patterns = [(kind, re.compile(rx, re.I)) for kind, rx in PATTERNS.items()]
+        else:
+            try:
+                self.patterns = [("--pattern", re.compile(pattern))]
+            except re.error as err:
+                raise GradingError(f"--pattern {pattern!r} is not a regular expression: {err}") from err
+            if "student" not in self.patterns[0][1].groupindex:
+                raise GradingError(f"--pattern {pattern!r} has no (?P<student>...) group: "
+                                   "name the part that is the student")
+        self.aliases = _gradescope(entries)
+        # The LMS naming schemes seen here: a plain <name>.ipynb beside them is a stray file.
+        self.lms = sorted({kind for e in filter(_is_notebook, entries) for kind in _LMS
+                           if re.search(PATTERNS[kind], e.rel, re.I)})
+
+    def identify(self, e: "_Entry") -> Tuple[Optional[str], str, Optional[re.Match]]:
+        """(student id, "", match) for a notebook, or (None, why not, match)."""
+        kind, m = next(((kind, m) for kind, rx in self.patterns if (m := rx.search(e.rel))), (None, None))
+        if m is None:
+            return None, f"no student pattern matched (--pattern {self.pattern!r}); rename it to fit, or change --pattern", m
+        raw = m.group("student")
+        names = [_clean(text, self.lab) for text in self.aliases.get(raw, [raw])]
+        if self.index is None:
+            if kind == "file" and self.lms:
+                return None, (f"no student pattern matched (the other notebooks have {'/'.join(self.lms)} names); "
+                              "rename it <student>.ipynb in a folder of its own, or pass --roster"), m
+            if not names[0]:
+                return None, "its name holds the lab's name and no student's; rename it <student>.ipynb", m
+            try:
+                return student_id(names[0]), "", m
+            except GradingError as err:
+                return None, str(err), m
+        parts = [_clean(part, self.lab) for part in e.name.replace("\\", "/").split("/")]
+        for text in names + [m.groupdict().get("uid") or ""] + parts[::-1]:
+            hits = self.index.lookup(text) if text else set()
+            if len(hits) == 1:
+                return hits.pop(), "", m
+            if hits:
+                return None, f"{text!r} matches {len(hits)} roster students ({', '.join(sorted(hits))}); rename it <id>.ipynb", m
+        return None, (f"{names[0] or raw!r} is not in the roster (looked up by id, login, lms_id, email and name); "
+                      "add the student to the roster or rename the file <id>.ipynb"), m
+
+
+def _undecorate(text: str) -> Tuple[str, int, bool]:
+    """``text`` without "Copy of", " (2)", " - Copy", "-checkpoint"; how many copies; a checkpoint?"""
+    copies, checkpoint = 0, False
+    text = text.strip()
+    while m := _DECORATION.search(text):
+        is_checkpoint = m.group(0).lower() == "-checkpoint"
+        checkpoint |= is_checkpoint
+        copies += int(m.group(1)) if m.group(1) else int(not is_checkpoint)
+        text = (text[:m.start()] + text[m.end():]).strip()
+    return text, copies, checkpoint
+
+
+def _clean(text: str, lab: str) -> str:
+    """A student name from a file or folder name: decorations and the lab's name dropped."""
+    text = _undecorate(text[:-6] if text.lower().endswith(".ipynb") else text)[0]
+    lab_rx = re.escape(lab).replace("_", r"[\s_-]")
+    return re.sub(rf"(?i)(?:^|[\s_-]+){lab_rx}(?=$|[\s_-])", "", text).strip(" _-")
+
+
+def _rank(e: "_Entry", m: Optional[re.Match], lab: str) -> tuple:
+    """Sort key of one copy (the largest is kept); its fields are explained by ``_RANK_WHY``."""
+    name, copies, checkpoint = _undecorate(e.rel.rsplit("/", 1)[-1][:-6])
+    resubmitted = re.search(r"-(\d+)$", name)        # Canvas numbers a resubmitted file "name-1.ipynb"
+    if resubmitted:
+        name, copies = name[:resubmitted.start()], copies + int(resubmitted.group(1))
+    groups = m.groupdict() if m else {}
+    return (not checkpoint, name.casefold().endswith(lab.casefold()), groups.get("when") or "",
+            e.mtime, bool(groups.get("late")), copies, e.name)
+
+
+def _is_notebook(e: "_Entry") -> bool:
+    return e.rel.lower().endswith(".ipynb")
+
+
+def _not_a_notebook(name: str) -> str:
+    if name.lower().endswith(".zip"):
+        return "a zip inside the source: unpack it next to the others and collect again"
+    return f"not a notebook ({Path(name).suffix or 'no extension'})"
+
+
+def _gradescope(entries: List["_Entry"]) -> Dict[str, List[str]]:
+    """Gradescope folder (``submission_<n>``) -> its first submitter's sid, email and name."""
+    meta = next((e for e in entries if e.rel.rsplit("/", 1)[-1] == GRADESCOPE_METADATA), None)
+    if meta is None:
+        return {}
+    with meta.open() as f:
+        text = f.read(1 << 24).decode("utf-8", "replace")
+    people: Dict[str, Dict[str, str]] = {}
+    folder = None
+    for line in text.splitlines():
+        if top := re.match(r"^(\S[^:]*):\s*$", line):
+            folder = top.group(1)
+        elif folder and (item := re.match(r"^\s*-?\s*:(sid|email|name):\s*['\"]?(.*?)['\"]?\s*$", line)):
+            if item.group(2):
+                people.setdefault(folder, {}).setdefault(item.group(1), item.group(2))
+    return {k: [v[f] for f in ("sid", "email", "name") if f in v] for k, v in people.items()}
+
+
+@dataclass(eq=False)
+class _Entry:
+    name: str                        # as in the source: the zip entry or the path under the folder
+    mtime: float                     # seconds (zip entry date taken as UTC)
+    open: Callable[[], IO[bytes]]
+    rel: str = ""                    # ``name`` less any wrapper folder every notebook shares
+
+
+@contextlib.contextmanager
+def _open_source(source: Path, max_bytes: int) -> Iterator[Tuple[List[_Entry], List[Pair]]]:
+    if source.is_dir():
+        yield _folder_entries(source)
+    elif zipfile.is_zipfile(source):
+        try:
+            archive = zipfile.ZipFile(source)
+        except (zipfile.BadZipFile, OSError) as err:
+            raise GradingError(f"cannot read the zip file {source} ({err}): download it again") from err
+        with archive:
+            yield _zip_entries(source, archive, max_bytes)
+    elif source.exists():
+        raise GradingError(f"{source} is neither a folder nor a zip file: pass the LMS download (.zip) "
+                           "or a folder of notebooks")
+    else:
+        raise GradingError(f"{source} not found: pass the LMS download (.zip) or a folder of notebooks")
+
+
+def _folder_entries(root: Path) -> Tuple[List[_Entry], List[Pair]]:
+    entries, skipped = [], []
+    for top, dirs, files in os.walk(root):          # links to folders are not followed
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
+        for name in sorted(f for f in files if not f.startswith(".")):
+            path = Path(top, name)
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                skipped.append((rel, "a symbolic link: copy the file itself into the folder"))
+            else:
+                entries.append(_Entry(rel, path.stat().st_mtime, functools.partial(path.open, "rb"), rel))
+    return entries, skipped
+
+
+def _zip_entries(source: Path, archive: zipfile.ZipFile, max_bytes: int) -> Tuple[List[_Entry], List[Pair]]:
+    entries, skipped, total = [], [], 0
+    for info in archive.infolist():
+        name = info.filename.replace("\\", "/")
+        parts = name.split("/")
+        if name.startswith("/") or re.match(r"[A-Za-z]:", name) or ".." in parts:
+            raise GradingError(f"refusing {source}: entry {info.filename!r} points outside the archive "
+                               "(zip slip); this is not an LMS download, ask where it came from")
+        parts = [p for p in parts if p not in ("", ".")]
+        if info.is_dir() or not parts or parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts):
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            skipped.append((info.filename, "a symbolic link inside the zip"))
+            continue
+        total += info.file_size
+        if total > max_bytes:
+            raise GradingError(f"refusing {source}: it unpacks to more than {max_bytes / 2**20:g} MiB (a zip bomb?); "
+                               "check it, then raise the limit (max_bytes) if it is genuine")
+        entries.append(_Entry(info.filename, calendar.timegm(info.date_time),
+                              functools.partial(archive.open, info), "/".join(parts)))
+    # Drop the leading folders that every notebook shares (a download's wrapper), unless one is
+    # named the LMS way (then it is the one student's folder).
+    paths = [e.rel.split("/") for e in entries if _is_notebook(e)]
+    depth = 0
+    while len(paths) > 1 and all(len(p) > depth + 1 and p[depth] == paths[0][depth] for p in paths) \
+            and not any(re.search(PATTERNS[kind], paths[0][depth], re.I) for kind in _LMS):
+        depth += 1
+    wrapper = "/".join(paths[0][:depth]) + "/" if depth else ""
+    for e in entries:
+        e.rel = e.rel[len(wrapper):] if e.rel.startswith(wrapper) else e.rel
+    return entries, skipped
+
+
+def _write(entry: _Entry, dest: Path) -> None:
+    """Copy the entry's bytes to ``dest`` unless it already holds them (a rerun rewrites nothing)."""
+    with entry.open() as f:
+        data = f.read()
+    if dest.is_file() and dest.read_bytes() == data:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(dest)

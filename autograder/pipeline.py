@@ -1,0 +1,295 @@
+"""Autograde a lab's submissions: repaired, sandboxed, in parallel, with one gradebook writer.
+
+Each submission goes through ``GRADE_STEPS`` in a worker (``grade_one``, a pure function of a
+``Job``, so it runs the same in a local process pool or on a Dask cluster):
+
+  repair   rebuild the notebook on the grading template (``repair.py``): metadata, ids, moved,
+           deleted or edited test cells; an unreadable file becomes a result, not a crash;
+  execute  run it cell by cell in a sandboxed kernel (``runner.py``, ``sandbox.py``);
+  score    compare, outside the sandbox, with the reference outputs (``scoring.py``).
+
+Only the parent process writes: the result JSON, the autograded notebook (for nbgrader's
+feedback and formgrader) and the scores in nbgrader's gradebook, one submission at a time as
+results arrive. A worker that fails for any reason yields an ``ungraded`` result for that
+student and the others go on. A rerun is idempotent: a submission whose inputs (file, template,
+reference, limits) are unchanged keeps its saved result unless ``force`` is given.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional
+
+import nbformat
+
+from .course import GradingError, gradebook, grading_template, hidden_cases, nbgrader_env, reference_store
+from .results import SubmissionResult, TestResult, load_result, save_result
+from .sandbox import Limits, bubblewrap, describe, make_job, sandbox_uid
+
+# Bump when grading rules change: saved results with another version are graded again.
+GRADER_VERSION = "1"
+
+
+@dataclass
+class Job:
+    """Everything a worker needs to grade one submission (picklable, paths absolute)."""
+
+    course: Path
+    lab: str
+    student: str
+    submission: Path
+    limits: Limits = field(default_factory=Limits)
+    sandbox: str = "auto"           # auto (bubblewrap when it works), bwrap, or limits
+    digest: str = ""
+
+
+@dataclass
+class Graded:
+    """What a worker sends back to the writer."""
+
+    result: SubmissionResult
+    notebook: Optional[str] = None   # the executed notebook (JSON), None when nothing ran
+
+
+# --- in the worker -------------------------------------------------------------------------------
+
+def grade_one(job: Job, slot: int = 0) -> Graded:
+    """Repair, execute and score one submission. Never raises: failures become results."""
+    start = time.monotonic()
+    template = nbformat.read(str(grading_template(job.course, job.lab)), as_version=4)
+    result = SubmissionResult(job.student, job.lab, source=str(job.submission), digest=job.digest)
+    try:
+        from .repair import UnreadableNotebook, read_submission, repair
+        try:
+            submitted = read_submission(job.submission.read_bytes())
+        except UnreadableNotebook as err:
+            result.problem = str(err)
+            result.tests = _all(template, "unreadable", str(err))
+            return Graded(_timed(result, start))
+        repaired = repair(submitted, template)
+        result.repairs = list(repaired.repairs)
+        nb = repaired.notebook
+        use_bwrap = job.sandbox == "bwrap" or (job.sandbox == "auto" and bubblewrap() is not None)
+        if job.sandbox == "bwrap" and bubblewrap() is None:
+            raise GradingError("--sandbox bwrap was asked for, but bubblewrap is missing or does not "
+                               "work here: `apt-get install bubblewrap`, or use --sandbox auto")
+        uid = sandbox_uid(slot) if use_bwrap else None   # without bwrap, /root may be unreadable to it
+        result.sandbox = describe(uid, use_bwrap)
+        from .runner import run_notebook
+        from .scoring import read_emitted, score
+        with tempfile.TemporaryDirectory(prefix="sg-") as tmp:
+            os.chmod(tmp, 0o755)
+            job_dir = make_job(Path(tmp), uid)
+            run = run_notebook(nb, job_dir, job.limits, uid=uid, use_bwrap=use_bwrap)
+            emitted = read_emitted(job_dir / "work" / ".seqlab-emitted.jsonl")
+        reference = pickle.loads(reference_store(job.course, job.lab).read_bytes())
+        cases = json.loads(hidden_cases(job.course, job.lab).read_text())
+        result.tests = score(nb, run.cells, cases, emitted, reference)
+        if run.restarts:
+            result.repairs.append(f"the kernel was restarted {run.restarts} time(s) after a crash or timeout")
+        _mark_hidden_failures(nb, result.tests)
+        return Graded(_timed(result, start), nbformat.writes(nb))
+    except Exception as err:  # the grader's own failure: say so, never lose the other students
+        result.problem = f"the grader failed on this submission: {type(err).__name__}: {err}"
+        result.tests = _all(template, "ungraded", result.problem)
+        print(traceback.format_exc(), file=sys.stderr)
+        return Graded(_timed(result, start))
+
+
+def _all(template, status: str, message: str) -> List[TestResult]:
+    from .scoring import grade_cells
+    return [TestResult(name, 0.0, points, status, message[:2000]) for _, name, points in grade_cells(template)]
+
+
+def _timed(result: SubmissionResult, start: float) -> SubmissionResult:
+    result.seconds = round(time.monotonic() - start, 3)
+    return result
+
+
+def _mark_hidden_failures(nb, tests: List[TestResult]) -> None:
+    """Show the outside verdict in the autograded notebook, where nbgrader's pages look."""
+    verdicts = {t.name: t for t in tests if t.status in ("hidden_failed", "missing")}
+    for cell in nb.cells:
+        name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if name in verdicts:
+            cell.outputs.append(nbformat.v4.new_output(
+                "error", ename="HiddenTestFailed", evalue=verdicts[name].message,
+                traceback=[f"HiddenTestFailed: {verdicts[name].message}"]))
+
+
+# --- in the parent: jobs, workers, the single writer ------------------------------------------
+
+def submissions(course: Path, lab: str, students: Optional[Iterable[str]] = None) -> Dict[str, Path]:
+    """Student -> collected notebook under ``submitted/``."""
+    found = {p.parent.parent.name: p for p in sorted((course / "submitted").glob(f"*/{lab}/{lab}.ipynb"))}
+    if students is not None:
+        wanted = list(students)
+        unknown = [s for s in wanted if s not in found]
+        if unknown:
+            raise GradingError(f"no submission of {lab} for {unknown}: run `seqlab-grade collect` first")
+        found = {s: found[s] for s in wanted}
+    return found
+
+
+def digest(course: Path, lab: str, submission: Path, limits: Limits) -> str:
+    h = hashlib.sha256(GRADER_VERSION.encode())
+    for path in (submission, grading_template(course, lab), reference_store(course, lab), hidden_cases(course, lab)):
+        h.update(path.read_bytes())
+    h.update(json.dumps(asdict(limits), sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def autograde(course: os.PathLike, lab: str, students: Optional[Iterable[str]] = None, *,
+              workers: Optional[int] = None, limits: Optional[Limits] = None, sandbox: str = "auto",
+              engine: str = "local", scheduler: Optional[str] = None, force: bool = False,
+              progress: bool = True) -> List[SubmissionResult]:
+    """Grade ``students`` (default: all collected) of ``lab``; returns their results.
+
+    ``engine`` is ``local`` (a process pool of ``workers``, default one per core) or ``dask``
+    (``scheduler`` is a Dask scheduler address; without one a local Dask cluster is started).
+    """
+    course = Path(course).resolve()
+    for need in (grading_template(course, lab), reference_store(course, lab), hidden_cases(course, lab)):
+        if not need.exists():
+            raise GradingError(f"{need} is missing: run `seqlab-grade release {lab} --course {course}` "
+                               "before autograding")
+    limits = limits or Limits()
+    jobs, results = [], []
+    for student, path in submissions(course, lab, students).items():
+        job = Job(course, lab, student, path.resolve(), limits, sandbox, digest(course, lab, path, limits))
+        saved = None if force else load_result(course, lab, student)
+        if saved is not None and saved.digest == job.digest and not saved.problem:
+            results.append(saved)          # unchanged since it was graded: nothing to do
+        else:
+            jobs.append(job)
+    workers = workers or os.cpu_count() or 1
+    run = _run_dask if engine == "dask" else _run_local
+    if engine not in ("local", "dask"):
+        raise GradingError(f"unknown engine {engine!r}: use local or dask")
+    with _progress(len(jobs), lab, progress) as bar:
+        for graded in run(jobs, workers, scheduler):
+            write(course, graded)
+            results.append(graded.result)
+            bar.update(1)
+    return sorted(results, key=lambda r: r.student)
+
+
+def write(course: Path, graded: Graded) -> None:
+    """The single writer: result JSON, autograded notebook, gradebook scores."""
+    r = graded.result
+    if graded.notebook is not None:
+        dest = course / "autograded" / r.student / r.lab / f"{r.lab}.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(".tmp")
+        tmp.write_text(graded.notebook, encoding="utf-8")
+        tmp.replace(dest)
+    with nbgrader_env(), gradebook(course) as gb:
+        gb.update_or_create_student(r.student)
+        try:
+            gb.find_submission(r.lab, r.student)
+        except Exception:
+            gb.add_submission(r.lab, r.student)
+        for test in r.tests:
+            try:
+                grade = gb.find_grade(test.name, r.lab, r.lab, r.student)
+            except Exception:
+                continue
+            grade.auto_score = test.points
+        gb.db.commit()
+    save_result(course, r)
+
+
+def _slots(queue) -> None:
+    global _SLOT
+    _SLOT = queue.get()
+
+
+_SLOT = 0
+
+
+def _grade_in_pool(job: Job) -> Graded:
+    return grade_one(job, _SLOT)
+
+
+def _run_local(jobs: List[Job], workers: int, scheduler: Optional[str]):
+    if not jobs:
+        return
+    workers = max(1, min(workers, len(jobs)))
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    for slot in range(workers):
+        queue.put(slot)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_slots, initargs=(queue,)) as pool:
+        futures = {pool.submit(_grade_in_pool, job): job for job in jobs}
+        for future in as_completed(futures):
+            yield _outcome(future, futures[future])
+
+
+def _run_dask(jobs: List[Job], workers: int, scheduler: Optional[str]):
+    try:
+        from distributed import Client, LocalCluster, as_completed as dask_completed
+    except ImportError:
+        raise GradingError("the dask engine needs Dask: pip install 'seqlab[scale]'") from None
+    if not jobs:
+        return
+    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1,
+                                                  processes=True, dashboard_address=None)
+    client = Client(scheduler or cluster)
+    try:
+        futures = {client.submit(_grade_on_dask, job, pure=False): job for job in jobs}
+        for future in dask_completed(futures):
+            yield _outcome(future, futures[future])
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _grade_on_dask(job: Job) -> Graded:
+    from distributed import get_worker
+    name = get_worker().name
+    slot = name if isinstance(name, int) else 1000 + int(hashlib.sha256(str(name).encode()).hexdigest(), 16) % 1000
+    return grade_one(job, slot)
+
+
+def _outcome(future, job: Job) -> Graded:
+    try:
+        return future.result()
+    except Exception as err:  # the worker process itself died (killed, out of memory)
+        result = SubmissionResult(job.student, job.lab, source=str(job.submission), digest=job.digest,
+                                  problem=f"the grading worker died: {type(err).__name__}: {err}")
+        template = nbformat.read(str(grading_template(job.course, job.lab)), as_version=4)
+        result.tests = _all(template, "ungraded", result.problem)
+        return Graded(result)
+
+
+class _progress:
+    """A tqdm bar with an ETA on stderr (quiet when ``show`` is false)."""
+
+    def __init__(self, total: int, lab: str, show: bool):
+        self.total, self.lab, self.show, self.bar = total, lab, show, None
+
+    def __enter__(self):
+        if self.show and self.total:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=self.total, desc=f"autograde {self.lab}", unit="submission", file=sys.stderr)
+        return self
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,105 @@
+"""What grading one submission produced: per-test results, repairs, and how it ran.
+
+Every later step reads these records, never a kernel: the gradebook writer, the feedback pages,
+the CSV and Gradescope exports and the class report. One ``SubmissionResult`` is saved as JSON
+per student and lab under ``<course>/results/<lab>/<student>.json``; a rerun replaces it.
+
+A test is one nbgrader grade cell. Its status is one of ``STATUSES``; only ``passed`` earns
+points (the labs grade each cell all or nothing).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+# Status of one test, and what each means (the exports and feedback pages print these words).
+STATUSES: Dict[str, str] = {
+    "passed": "the visible tests ran without error and every hidden case matched the reference",
+    "failed": "a visible test raised an error",
+    "hidden_failed": "a hidden case differed from the reference",
+    "missing": "a hidden case was never reached (the cell stopped early or the check was bypassed)",
+    "timeout": "the cell ran past its time limit and was stopped",
+    "memory": "the cell ran out of memory",
+    "died": "the Python kernel died in this cell (os._exit, a segfault, or killed)",
+    "not_run": "the cell was not run (the notebook's time limit was reached, or an earlier crash)",
+    "unreadable": "the submitted file is not a notebook that could be read",
+    "ungraded": "the cell was not graded because the grader itself failed; rerun autograde",
+}
+
+
+@dataclass
+class TestResult:
+    """One grade cell of one submission."""
+
+    __test__ = False          # not a pytest test class, despite the name
+
+    name: str                 # the grade cell id, e.g. "test_rnn_step_forward"
+    points: float             # points earned
+    max_points: float         # points available
+    status: str               # a key of STATUSES
+    message: str = ""         # for the student: the error or hidden-case verdict (never the hidden source)
+    seconds: float = 0.0      # wall-clock time of the cell
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+@dataclass
+class SubmissionResult:
+    """One student's submission of one lab, graded."""
+
+    student: str
+    lab: str
+    tests: List[TestResult] = field(default_factory=list)
+    repairs: List[str] = field(default_factory=list)   # what the repair step changed, one line each
+    sandbox: str = ""          # which isolation ran it, e.g. "bubblewrap (uid 64001, no network)"
+    seconds: float = 0.0       # wall-clock time of the whole submission
+    source: str = ""           # the submitted file, relative to the course
+    digest: str = ""           # hash of submission + grading inputs: an unchanged rerun is skipped
+    problem: str = ""          # set when the whole submission could not be graded, for the TA
+
+    @property
+    def score(self) -> float:
+        return sum(t.points for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_points for t in self.tests)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SubmissionResult":
+        data = json.loads(text)
+        data["tests"] = [TestResult(**t) for t in data.get("tests", [])]
+        return cls(**data)
+
+
+def results_dir(course: os.PathLike, lab: str) -> Path:
+    return Path(course) / "results" / lab
+
+
+def save_result(course: os.PathLike, result: SubmissionResult) -> Path:
+    """Write ``result`` atomically (a crash mid-write leaves the previous file whole)."""
+    path = results_dir(course, result.lab) / f"{result.student}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(result.to_json() + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load_result(course: os.PathLike, lab: str, student: str) -> Optional[SubmissionResult]:
+    path = results_dir(course, lab) / f"{student}.json"
+    return SubmissionResult.from_json(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def load_results(course: os.PathLike, lab: str) -> List[SubmissionResult]:
+    """Every saved result of ``lab``, sorted by student id."""
+    folder = results_dir(course, lab)
+    return [SubmissionResult.from_json(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))]

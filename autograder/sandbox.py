@@ -1,0 +1,237 @@
+"""The sandbox a student's kernel runs in: bubblewrap where it works, process limits always.
+
+Only the *kernel* is sandboxed. The grader's own process starts it, sends it the cells, reads
+its outputs and scores them, so nothing the student's code does to its interpreter (patching
+the check helpers, hiding tracebacks, closing stderr) reaches the scoring.
+
+With bubblewrap (Debian package ``bubblewrap``) the kernel gets:
+- new PID, network, IPC and UTS namespaces: no network at all, and killing the sandbox kills
+  every process the student started;
+- a read-only view of the system and of this Python environment only. The repository
+  (``solutions/``), the course (gradebook, reference outputs, other students' work) and the
+  grader's home are simply not there; ``/tmp`` and ``$HOME`` are fresh and empty;
+- one writable folder, the job folder, which also holds the kernel's connection sockets.
+Run as root, the grader gives each worker its own unprivileged uid inside the sandbox, so the
+process-count limit is per sandbox; otherwise bubblewrap runs unprivileged (user namespaces).
+
+Without bubblewrap only the limits apply, and ``describe`` says so.
+Limits (``resource.setrlimit`` in a small trampoline, ``python -m autograder.sandbox exec``):
+address space (memory), process count, file size, open files, and CPU seconds; wall-clock
+limits per cell and per notebook are enforced by the runner (``runner.py``).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import List, Optional
+
+# First uid handed to sandboxed kernels when the grader runs as root (one per worker slot).
+SANDBOX_UID_BASE = 64000
+
+
+@dataclass
+class Limits:
+    """What one submission may use."""
+
+    cell_seconds: int = 600        # wall clock per cell (training cells take minutes at full budget)
+    notebook_seconds: int = 1800   # wall clock for the whole notebook, restarts included
+    memory_mb: int = 6144          # address space of the kernel (torch maps ~2 GB before any work)
+    processes: int = 256           # tasks of the sandbox uid (threads count: torch and zmq use some)
+    file_mb: int = 512             # largest file the kernel may write
+    open_files: int = 1024
+    output_kb: int = 256           # outputs kept per cell (the rest is cut with a notice)
+    restarts: int = 3              # kernel restarts after a crash or timeout, per notebook
+
+
+@functools.lru_cache(maxsize=None)
+def bubblewrap() -> Optional[str]:
+    """The ``bwrap`` executable if it exists *and* works here (containers may forbid it)."""
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return None
+    probe = [exe, *_namespaces(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"]
+    try:
+        ok = subprocess.run(probe, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    return exe if ok else None
+
+
+def describe(uid: Optional[int], use_bwrap: bool) -> str:
+    """One line for the TA: which isolation graded this submission."""
+    who = f"uid {uid}" if uid is not None else f"the grader's uid {os.getuid()}"
+    if use_bwrap:
+        return f"bubblewrap: no network, read-only system, no repository or course files; {who}"
+    nproc = " (no process-count limit: root is exempt)" if os.getuid() == 0 else ""
+    return (f"process limits only (bubblewrap not available: install the Debian package "
+            f"'bubblewrap'); no filesystem or network isolation; {who}{nproc}")
+
+
+def _namespaces() -> List[str]:
+    # As root, a user namespace would map the student back to root outside; we drop to an
+    # unprivileged uid instead (see exec_main). Unprivileged, bwrap needs the user namespace.
+    if os.getuid() == 0:
+        return ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    return ["--unshare-all"]
+
+
+def _python_paths() -> List[Path]:
+    """What the kernel must read: this interpreter, its environment, and our two packages (they
+    may be editable installs living in the repository, whose other folders stay hidden)."""
+    import seqlab
+
+    paths = {Path(sys.base_prefix), Path(sys.prefix), Path(seqlab.__file__).resolve().parent,
+             Path(__file__).resolve().parent}
+    for entry in sys.path:
+        p = Path(entry or ".").resolve()
+        if p.is_dir() and "site-packages" in p.parts:
+            paths.add(p)
+    real = {p.resolve() for p in paths}
+    return sorted(real | paths)
+
+
+def wrap(command: List[str], job: Path, env: dict, limits: Limits, uid: Optional[int],
+         use_bwrap: bool) -> List[str]:
+    """The command line that runs ``command`` (the kernel) in the sandbox of ``job``."""
+    trampoline = [sys.executable, "-m", "autograder.sandbox", "exec", json.dumps(asdict(limits)),
+                  str(-1 if uid is None else uid), "--", *command]
+    if not use_bwrap:
+        return trampoline
+    args = [bubblewrap(), "--die-with-parent", "--new-session", *_namespaces()]
+    for top in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    binds = [*_python_paths(), job]
+    # bwrap makes missing parent folders private to root; the kernel must be able to walk them.
+    parents = sorted({a for p in binds for a in p.parents if str(a) not in ("/", "/tmp")},
+                     key=lambda a: len(a.parts))
+    for parent in parents:
+        if not any(parent == b or b in parent.parents for b in binds):
+            args += ["--perms", "0755", "--dir", str(parent)]
+    for p in _python_paths():
+        args += ["--ro-bind-try", str(p), str(p)]
+    for cpu in ("/sys/devices/system/cpu",):  # torch reads the CPU count here
+        args += ["--ro-bind-try", cpu, cpu]
+    args += ["--bind", str(job), str(job), "--chdir", str(job / "work"), "--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return args + trampoline
+
+
+def kernel_env(job: Path, emit_file: Path) -> dict:
+    """The whole environment of a sandboxed kernel (nothing inherited from the grader)."""
+    home = job / "home"
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home), "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8",
+        "TMPDIR": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(home / ".matplotlib"),
+        "IPYTHONDIR": str(home / ".ipython"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        # One thread each: N sandboxes share the cores, and torch's pool would oversubscribe them.
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+        "NBGRADER_EXECUTION": "autograde",
+        "SEQLAB_REFERENCE_MODE": "emit", "SEQLAB_EMIT_FILE": str(emit_file),
+    }
+
+
+def make_job(root: Path, uid: Optional[int]) -> Path:
+    """Create the job folder layout (work/, home/, conn/) owned by the sandbox uid."""
+    for sub in ("work", "home", "conn", "home/runtime"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    if uid is not None:
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+                os.chown(name, uid, uid)
+    return root
+
+
+def sandbox_uid(slot: int) -> Optional[int]:
+    """The uid for worker ``slot`` when running as root, else None (keep the grader's uid)."""
+    return SANDBOX_UID_BASE + slot if os.getuid() == 0 else None
+
+
+def processes_of(uid: Optional[int]) -> set:
+    """Pids (outside view) of the processes running as ``uid``."""
+    if uid is None:
+        return set()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    found.add(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def reap(uid: Optional[int], keep: set) -> int:
+    """Kill the processes of ``uid`` other than ``keep`` (the kernel): a fork bomb's children
+    outlive the cell that started them. Returns how many were killed."""
+    killed = 0
+    for pid in processes_of(uid) - keep:
+        try:
+            os.kill(pid, 9)
+            killed += 1
+        except OSError:
+            pass
+    return killed
+
+
+# --- the trampoline, run inside the sandbox ----------------------------------------------------
+
+def exec_main(argv: List[str]) -> None:
+    """``exec LIMITS_JSON UID -- COMMAND...``: set limits, drop to UID (if >= 0), exec COMMAND."""
+    limits = Limits(**json.loads(argv[0]))
+    uid = int(argv[1])
+    command = argv[argv.index("--") + 1:]
+    mb = 1024 * 1024
+    _limit(resource.RLIMIT_AS, limits.memory_mb * mb)
+    _limit(resource.RLIMIT_FSIZE, limits.file_mb * mb)
+    _limit(resource.RLIMIT_NOFILE, limits.open_files)
+    _limit(resource.RLIMIT_CPU, limits.notebook_seconds + 60)
+    _limit(resource.RLIMIT_CORE, 0)
+    if uid >= 0:
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        _limit(resource.RLIMIT_NPROC, limits.processes)
+    else:  # the grader's own uid: allow what it already runs, plus the sandbox's share
+        _limit(resource.RLIMIT_NPROC, _tasks_of(os.getuid()) + limits.processes)
+    os.execvp(command[0], command)
+
+
+def _limit(kind: int, value: int) -> None:
+    soft, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, value))
+
+
+def _tasks_of(uid: int) -> int:
+    count = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(entry / "task"))
+            except OSError:
+                pass
+    return count
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "exec":
+        exec_main(sys.argv[2:])
+    else:
+        sys.exit("usage: python -m autograder.sandbox exec LIMITS_JSON UID -- COMMAND...")

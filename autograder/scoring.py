@@ -1,0 +1,96 @@
+"""Scoring, in the grader's process: what each grade cell earned, from facts the kernel can't fake.
+
+Inputs are what the runner saw (each cell's status, from outside the sandbox), the outputs the
+hidden tests emitted (``seqlab.grading`` in emit mode: numbers only, decoded without pickle),
+and the reference outputs recorded at release, which never enter the sandbox. A grade cell
+earns its points only when it ran without error *and* every hidden case it recorded at release
+was emitted and matches the reference. So a submission that patches the check helpers,
+redefines ``matches_reference`` or hides its tracebacks gains nothing: the hidden cases are
+compared here, with the grader's own copy of the comparison code.
+
+All functions here are pure (no kernel, no files but ``read_emitted``), in the spirit of
+nbgrader's ``utils.py``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+from seqlab.grading import ReferenceMismatch, compare, decode
+
+from .results import TestResult
+from .runner import CellRun
+
+# Longest message kept per test (a student's exception text can be anything).
+MESSAGE_CHARS = 2000
+
+
+def read_emitted(path: Path) -> Dict[str, Any]:
+    """Key -> the last value emitted for it; lines that don't decode are skipped (only the
+    submission that wrote them can suffer from that)."""
+    emitted: Dict[str, Any] = {}
+    if not path.exists():
+        return emitted
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+                emitted[str(record["key"])] = decode(record["value"])
+            except (ValueError, KeyError, TypeError):
+                continue
+    return emitted
+
+
+def grade_cells(nb) -> List[Tuple[int, str, float]]:
+    """(cell index, grade id, points) of every autograded cell, in notebook order."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution"):
+            found.append((index, meta["grade_id"], float(meta.get("points", 0))))
+    return found
+
+
+def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
+               emitted: Mapping[str, Any], reference: Mapping[str, Any]) -> TestResult:
+    """The verdict for one grade cell (see the module docstring for the rule)."""
+    def result(status: str, message: str = "") -> TestResult:
+        return TestResult(name, points if status == "passed" else 0.0, points, status,
+                          _short(message), round(run.seconds, 3))
+
+    if run.status == "error":
+        if run.error.startswith("MemoryError"):
+            return result("memory", run.error + "\n(the kernel ran out of memory: look for a "
+                          "tensor that grows with the loop, or a huge intermediate)")
+        return result("failed", run.error)
+    if run.status in ("timeout", "died", "not_run"):
+        return result(run.status, run.error)
+    for key in cases:
+        if key not in emitted:
+            return result("missing", f"hidden case {key} was never checked: the cell stopped "
+                                     "before it, or the check was replaced")
+        if key not in reference:
+            return result("ungraded", f"hidden case {key} has no recorded reference: release the lab again")
+        try:
+            compare(key, emitted[key], reference[key])
+        except ReferenceMismatch as err:
+            return result("hidden_failed", str(err))
+        except Exception as err:  # a malformed emission is the submission's own failure
+            return result("hidden_failed", f"hidden case {key}: the output could not be compared ({err})")
+    return result("passed")
+
+
+def score(nb, runs: Mapping[int, CellRun], cases: Mapping[str, Sequence[str]],
+          emitted: Mapping[str, Any], reference: Mapping[str, Any]) -> List[TestResult]:
+    """Every grade cell of ``nb``, scored."""
+    tests = []
+    for index, name, points in grade_cells(nb):
+        run = runs.get(index, CellRun(index, "not_run", "not run"))
+        tests.append(score_cell(name, points, run, cases.get(name, ()), emitted, reference))
+    return tests
+
+
+def _short(message: str) -> str:
+    message = message.strip()
+    return message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS] + " …[cut]"
