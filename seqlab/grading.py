@@ -92,8 +92,8 @@ def encode(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biufc":
             return {"__repr__": repr(value.tolist())[:200]}   # strings, objects: compared as text
-        arr = np.ascontiguousarray(value)
-        return {"__nd__": arr.dtype.str, "shape": list(arr.shape),
+        arr = np.ascontiguousarray(value)   # (always at least 1-d: the shape comes from value)
+        return {"__nd__": arr.dtype.str, "shape": list(value.shape),
                 "data": base64.b64encode(arr.tobytes()).decode("ascii")}
     if isinstance(value, dict):
         return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}

@@ -1,0 +1,76 @@
+"""autograder.scoring: the verdict for each grade cell, from facts outside the student's kernel."""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder.runner import CellRun
+from autograder.scoring import grade_cells, read_emitted, score, score_cell
+from labfactory import tiny_lab
+from seqlab.grading import encode
+
+REFERENCE = {"k/a": np.arange(3.0), "k/b": np.ones(2)}
+
+
+def verdict(run, emitted, cases=("k/a", "k/b")):
+    return score_cell("test_f", 2.0, run, cases, emitted, REFERENCE)
+
+
+def test_clean_run_with_matching_hidden_cases_passes():
+    """Does a cell that ran cleanly and emitted every hidden case correctly earn its points?"""
+    t = verdict(CellRun(3, "ok", seconds=0.5), {"k/a": np.arange(3.0), "k/b": np.ones(2)})
+    assert (t.status, t.points, t.max_points) == ("passed", 2.0, 2.0)
+
+
+@pytest.mark.parametrize("run, emitted, status", [
+    (CellRun(3, "ok"), {"k/a": np.arange(3.0)}, "missing"),                        # check bypassed
+    (CellRun(3, "ok"), {"k/a": np.arange(3.0), "k/b": np.zeros(2)}, "hidden_failed"),
+    (CellRun(3, "ok"), {"k/a": np.arange(3.0), "k/b": "a string"}, "hidden_failed"),
+    (CellRun(3, "error", "AssertionError: out[0] is wrong"), dict(REFERENCE), "failed"),
+    (CellRun(3, "error", "MemoryError: "), dict(REFERENCE), "memory"),
+    (CellRun(3, "timeout", "stopped after 5 s"), dict(REFERENCE), "timeout"),
+    (CellRun(3, "died", "the kernel died"), dict(REFERENCE), "died"),
+    (CellRun(3, "not_run", "not run"), dict(REFERENCE), "not_run"),
+])
+def test_anything_short_of_a_clean_matching_run_scores_zero(run, emitted, status):
+    """Do a bypassed check, a wrong hidden output, an error or a crash each earn nothing, with their status?"""
+    t = verdict(run, emitted)
+    assert (t.status, t.points) == (status, 0.0) and t.message
+
+
+def test_a_correct_run_emission_does_not_rescue_an_error():
+    """Does a cell whose visible test raised score zero even when its hidden outputs are right?"""
+    assert verdict(CellRun(3, "error", "AssertionError"), dict(REFERENCE)).points == 0
+
+
+def test_hidden_failure_message_never_shows_expected_values():
+    """Does the hidden-case verdict name the case and the kind of difference, not the reference?"""
+    t = verdict(CellRun(3, "ok"), {"k/a": np.array([0.0, 1.0, 2.5]), "k/b": np.ones(2)})
+    assert "k/a" in t.message and "2.0" not in t.message
+
+
+def test_read_emitted_skips_garbage_and_keeps_the_last_value(tmp_path):
+    """Does a corrupt line cost nothing but itself, and does the latest emission of a key win?"""
+    path = tmp_path / "e.jsonl"
+    lines = [json.dumps({"key": "k/a", "value": encode(np.zeros(3))}), "{not json",
+             json.dumps({"key": "k/a", "value": encode(np.arange(3.0))}), json.dumps({"nokey": 1}),
+             json.dumps({"key": "k/b", "value": {"__nd__": "|O", "shape": [1], "data": ""}})]
+    path.write_text("\n".join(lines) + "\n")
+    emitted = read_emitted(path)
+    assert list(emitted) == ["k/a"] and np.array_equal(emitted["k/a"], np.arange(3.0))
+    assert read_emitted(tmp_path / "absent.jsonl") == {}
+
+
+def test_score_covers_every_grade_cell_in_order():
+    """Is every grade cell of a notebook scored, in order, including cells that never ran?"""
+    nb = tiny_lab()
+    cells = grade_cells(nb)
+    assert [(name, points) for _, name, points in cells] == [("test_add", 2.0), ("test_scale", 1.0)]
+    runs = {cells[0][0]: CellRun(cells[0][0], "ok")}
+    tests = score(nb, runs, {"test_add": ["tiny/add/arrays"]}, {"tiny/add/arrays": np.ones(3)},
+                  {"tiny/add/arrays": np.ones(3)})
+    assert [(t.name, t.status) for t in tests] == [("test_add", "passed"), ("test_scale", "not_run")]
+    assert isinstance(nbformat.from_dict(nb), nbformat.NotebookNode)

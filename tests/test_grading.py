@@ -1,0 +1,69 @@
+"""seqlab.grading: recording, comparing, and the emit mode the sandboxed autograder scores from."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from seqlab import grading
+from seqlab.grading import ReferenceMismatch, compare, decode, encode, matches_reference
+
+
+def roundtrip(value):
+    return decode(json.loads(json.dumps(encode(grading._to_numpy(value)))))
+
+
+def test_encode_roundtrips_nested_outputs_exactly():
+    """Do arrays (0-d, transposed, float32, int, bool), tensors, tuples, lists and dicts survive JSON?"""
+    value = (np.float64(2.5), np.arange(6.0).reshape(2, 3).T, np.array(3, dtype=np.float32),
+             {"h": torch.ones(2, 2), 3: np.int64(4)}, [True, "x", None], np.zeros((0, 4)))
+    back = roundtrip(value)
+    assert back[0].shape == () and back[0] == 2.5
+    assert np.array_equal(back[1], value[1]) and back[1].shape == (3, 2)
+    assert back[2].dtype == np.float32 and back[2].shape == ()
+    assert np.array_equal(back[3]["h"], np.ones((2, 2))) and back[3][3] == 4
+    assert back[4][1:] == ["x", None] and back[5].shape == (0, 4)
+    compare("k", back, grading._to_numpy(value))
+
+
+@pytest.mark.parametrize("bad", [
+    {"__nd__": "|O", "shape": [1], "data": ""},                  # object arrays could hold anything
+    {"__nd__": "<f8", "shape": [2], "data": "AAAA"},             # the bytes don't fill the shape
+    {"__pickle__": "gASVAAAAAAAAAACMAWGULg=="},                 # no other tags, and never pickle
+    {"__nd__": "<f8", "shape": [1], "data": "not base64!"},
+])
+def test_decode_refuses_malformed_or_unsafe_input(bad):
+    """Does decoding an emitted line refuse what is not plain numbers, instead of trusting it?"""
+    with pytest.raises(ValueError):
+        decode(bad)
+
+
+def test_emit_mode_writes_json_lines_and_never_reads_the_store(tmp_path, monkeypatch):
+    """In the sandbox, does matches_reference append the output as JSON without touching a store?"""
+    emit = tmp_path / "emitted.jsonl"
+    monkeypatch.setenv(grading.MODE_ENV, "emit")
+    monkeypatch.setenv(grading.EMIT_ENV, str(emit))
+    monkeypatch.setenv(grading.STORE_ENV, str(tmp_path / "absent.pkl"))
+    matches_reference("lab/a", np.arange(3.0))
+    matches_reference("lab/b", (np.ones(2), 7))
+    lines = [json.loads(line) for line in emit.read_text().splitlines()]
+    assert [line["key"] for line in lines] == ["lab/a", "lab/b"]
+    assert np.array_equal(decode(lines[0]["value"]), np.arange(3.0))
+    assert not (tmp_path / "absent.pkl").exists()
+
+
+def test_record_then_compare_names_what_differs_without_the_expected_values(tmp_path, monkeypatch):
+    """Does compare mode fail a wrong output with a message that gives no expected value away?"""
+    store = tmp_path / "ref.pkl"
+    monkeypatch.setenv(grading.STORE_ENV, str(store))
+    monkeypatch.setenv(grading.MODE_ENV, "record")
+    matches_reference("k", np.array([1.5, 2.25]))
+    assert pickle.loads(store.read_bytes())["k"].tolist() == [1.5, 2.25]
+    monkeypatch.delenv(grading.MODE_ENV)
+    matches_reference("k", np.array([1.5, 2.25]))
+    with pytest.raises(ReferenceMismatch) as err:
+        matches_reference("k", np.array([1.5, 9.0]))
+    assert "1 of 2 entries differ" in str(err.value) and "2.25" not in str(err.value)
