@@ -4,7 +4,15 @@ Modules (each a few small steps; nbgrader is imported lazily, so this import is 
   course        the course folder and the nbgrader configuration shared by every step
   release       student notebooks (+ Colab header and setup cells), reference outputs, labs/ sync
   submissions   build submissions from the source: fill_solutions, Bug
-  grade         collect a folder of submissions, autograde, per-cell score table
+  collect       LMS zips and folders -> nbgrader's submitted/, roster, what could not be matched
+  repair        read any notebook a student hands in; rebuild it on the grading template
+  sandbox       bubblewrap + process limits around each student's kernel
+  runner        run a notebook cell by cell in that sandbox, surviving crashes and timeouts
+  scoring       each grade cell's verdict, computed outside the student's kernel
+  pipeline      autograde: repair, run, score in parallel workers; one gradebook writer
+  results       per-test results saved per student (what feedback and exports read)
+  pages         per-student results pages; exports: per-test CSV, Gradescope, class report
+  grade         the score table read back from the gradebook
   preprocessors stderr demotion (autograde) and hidden-test removal (feedback)
   report        feedback pages and nbgrader's CSV grade sheet
   demo          the whole pipeline on Lab 1 (``seqlab-grade demo``)
@@ -21,8 +29,9 @@ _PUBLIC = {
     "sync_labs": "release",
     "fill_solutions": "submissions",
     "Bug": "submissions",
-    "collect": "grade",
-    "autograde": "grade",
+    "collect": "collect",
+    "autograde": "pipeline",
+    "repair": "repair",
     "score_table": "grade",
     "ScoreTable": "grade",
     "feedback": "report",

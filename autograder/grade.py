@@ -1,25 +1,20 @@
-"""Autograde a folder of submissions with nbgrader, and read the scores back as a table.
+"""Read a lab's scores back from nbgrader's gradebook as a student × grade-cell table.
 
-``collect`` copies ``<dir>/<student>.ipynb`` or ``<dir>/<student>/<lab>.ipynb`` into nbgrader's
-``submitted/<student>/<lab>/<lab>.ipynb``; ``autograde`` runs ``NbGraderAPI.autograde`` for
-each student with the recorded reference outputs visible to the grading kernel (one bad
-notebook is reported and never stops the others); ``score_table`` reads the gradebook into a
-student × grade-cell table, the data the demo prints and the mutation tests assert on.
+``score_table`` is what ``seqlab-grade autograde`` and the demo print, and what the tests assert
+on; grading itself is ``pipeline.autograde``. ``student_id`` makes a safe folder name of a
+student's name (``collect`` uses it).
 """
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
 import nbformat
 
-from .course import (DEFAULT_CELL_TIMEOUT, GradingError, failure_reason, gradebook, nbgrader_env,
-                     open_api, reference_store)
+from .course import GradingError, gradebook
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@-]+")
 
@@ -30,69 +25,6 @@ def student_id(name: str) -> str:
     if not sid:
         raise GradingError(f"cannot make a student id from {name!r}: rename the submission")
     return sid
-
-
-def find_submissions(folder: os.PathLike, lab: str) -> Dict[str, Path]:
-    """Student id -> notebook, from ``<folder>/<student>.ipynb`` or ``<folder>/<student>/<lab>.ipynb``
-    (a student folder holding a single notebook of another name is accepted too)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise GradingError(f"submissions folder {folder} not found: pass the folder that holds the notebooks")
-    found: Dict[str, Path] = {}
-    for entry in sorted(folder.iterdir()):
-        if entry.is_file() and entry.suffix == ".ipynb":
-            found[student_id(entry.stem)] = entry
-        elif entry.is_dir() and not entry.name.startswith("."):
-            notebooks = sorted(entry.glob("*.ipynb"))
-            exact = entry / f"{lab}.ipynb"
-            if exact.exists():
-                found[student_id(entry.name)] = exact
-            elif len(notebooks) == 1:
-                found[student_id(entry.name)] = notebooks[0]
-    if not found:
-        raise GradingError(f"no notebooks in {folder}: expected <student>.ipynb or <student>/{lab}.ipynb")
-    return found
-
-
-def collect(folder: os.PathLike, course: os.PathLike, lab: str) -> List[str]:
-    """Copy the submissions in ``folder`` into the course; returns the student ids."""
-    students = []
-    for sid, path in find_submissions(folder, lab).items():
-        dest = Path(course) / "submitted" / sid / lab / f"{lab}.ipynb"
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest)
-        students.append(sid)
-    return students
-
-
-def autograde(course: os.PathLike, lab: str, students: Optional[Iterable[str]] = None, *,
-              cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> Dict[str, str]:
-    """Autograde ``students`` (default: every submitted one) of ``lab``.
-
-    Returns student id -> problem, for the submissions nbgrader could not grade (empty when all
-    went well); their cells keep no score and the others are unaffected.
-    """
-    course = Path(course).resolve()
-    store = reference_store(course, lab)
-    if not store.exists():
-        raise GradingError(f"no reference outputs at {store}: run `seqlab-grade release {lab} "
-                           f"--course {course}` before autograding")
-    if students is None:
-        students = sorted(p.parent.parent.name for p in (course / "submitted").glob(f"*/{lab}/{lab}.ipynb"))
-    problems: Dict[str, str] = {}
-    api = open_api(course, cell_timeout=cell_timeout)
-    with tempfile.TemporaryDirectory(prefix="seqlab-grade-") as tmp:
-        for sid in students:
-            # Each kernel gets its own copy of the recorded outputs, in compare mode (MODE unset):
-            # a submission that switches itself to record mode can only spoil its own copy.
-            copy = Path(tmp) / sid / store.name
-            copy.parent.mkdir()
-            shutil.copyfile(store, copy)
-            with nbgrader_env(SEQLAB_REFERENCE_STORE=str(copy), SEQLAB_REFERENCE_MODE=None):
-                result = api.autograde(lab, sid, force=True, create=True)
-            if not result.get("success"):
-                problems[sid] = failure_reason(result)
-    return problems
 
 
 @dataclass

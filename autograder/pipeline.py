@@ -16,12 +16,12 @@ reference, limits) are unchanged keeps its saved result unless ``force`` is give
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
 import pickle
-import shutil
 import sys
 import tempfile
 import time
@@ -29,13 +29,13 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 import nbformat
 
 from .course import GradingError, gradebook, grading_template, hidden_cases, nbgrader_env, reference_store
 from .results import SubmissionResult, TestResult, load_result, save_result
-from .sandbox import Limits, bubblewrap, describe, make_job, sandbox_uid
+from .sandbox import Limits, bubblewrap, claim_uid, describe, make_job
 
 # Bump when grading rules change: saved results with another version are graded again.
 GRADER_VERSION = "1"
@@ -64,7 +64,7 @@ class Graded:
 
 # --- in the worker -------------------------------------------------------------------------------
 
-def grade_one(job: Job, slot: int = 0) -> Graded:
+def grade_one(job: Job) -> Graded:
     """Repair, execute and score one submission. Never raises: failures become results."""
     start = time.monotonic()
     template = nbformat.read(str(grading_template(job.course, job.lab)), as_version=4)
@@ -84,11 +84,12 @@ def grade_one(job: Job, slot: int = 0) -> Graded:
         if job.sandbox == "bwrap" and bubblewrap() is None:
             raise GradingError("--sandbox bwrap was asked for, but bubblewrap is missing or does not "
                                "work here: `apt-get install bubblewrap`, or use --sandbox auto")
-        uid = sandbox_uid(slot) if use_bwrap else None   # without bwrap, /root may be unreadable to it
-        result.sandbox = describe(uid, use_bwrap)
         from .runner import run_notebook
         from .scoring import read_emitted, score
-        with tempfile.TemporaryDirectory(prefix="sg-") as tmp:
+        # Without bwrap the kernel keeps the grader's uid: the interpreter may be unreadable to another.
+        with claim_uid() if use_bwrap else contextlib.nullcontext() as uid, \
+                tempfile.TemporaryDirectory(prefix="sg-") as tmp:
+            result.sandbox = describe(uid, use_bwrap)
             os.chmod(tmp, 0o755)
             job_dir = make_job(Path(tmp), uid)
             run = run_notebook(nb, job_dir, job.limits, uid=uid, use_bwrap=use_bwrap)
@@ -210,28 +211,13 @@ def write(course: Path, graded: Graded) -> None:
     save_result(course, r)
 
 
-def _slots(queue) -> None:
-    global _SLOT
-    _SLOT = queue.get()
-
-
-_SLOT = 0
-
-
-def _grade_in_pool(job: Job) -> Graded:
-    return grade_one(job, _SLOT)
-
-
 def _run_local(jobs: List[Job], workers: int, scheduler: Optional[str]):
     if not jobs:
         return
     workers = max(1, min(workers, len(jobs)))
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    for slot in range(workers):
-        queue.put(slot)
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_slots, initargs=(queue,)) as pool:
-        futures = {pool.submit(_grade_in_pool, job): job for job in jobs}
+    # spawn: a clean interpreter per worker (forking a process that holds threads is unsafe).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(grade_one, job): job for job in jobs}
         for future in as_completed(futures):
             yield _outcome(future, futures[future])
 
@@ -247,20 +233,13 @@ def _run_dask(jobs: List[Job], workers: int, scheduler: Optional[str]):
                                                   processes=True, dashboard_address=None)
     client = Client(scheduler or cluster)
     try:
-        futures = {client.submit(_grade_on_dask, job, pure=False): job for job in jobs}
+        futures = {client.submit(grade_one, job, pure=False): job for job in jobs}
         for future in dask_completed(futures):
             yield _outcome(future, futures[future])
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-def _grade_on_dask(job: Job) -> Graded:
-    from distributed import get_worker
-    name = get_worker().name
-    slot = name if isinstance(name, int) else 1000 + int(hashlib.sha256(str(name).encode()).hexdigest(), 16) % 1000
-    return grade_one(job, slot)
 
 
 def _outcome(future, job: Job) -> Graded:

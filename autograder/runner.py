@@ -137,7 +137,11 @@ def _start(nb, job: Path, manager, limits: Limits) -> _Client:
         client.start_new_kernel(cwd=str(job / "work"), stdout=log, stderr=log)
     finally:
         log.close()
-    client.start_new_kernel_client()
+    try:
+        client.start_new_kernel_client()
+    except RuntimeError as err:
+        tail = (job / "kernel.log").read_text(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"{err}; the kernel's last words: " + " | ".join(tail)) from None
     return client
 
 

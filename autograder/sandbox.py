@@ -21,6 +21,8 @@ limits per cell and per notebook are enforced by the runner (``runner.py``).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import json
 import os
@@ -28,11 +30,12 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
-# First uid handed to sandboxed kernels when the grader runs as root (one per worker slot).
+# First uid handed to sandboxed kernels when the grader runs as root (one per running sandbox).
 SANDBOX_UID_BASE = 64000
 
 
@@ -155,9 +158,35 @@ def make_job(root: Path, uid: Optional[int]) -> Path:
     return root
 
 
-def sandbox_uid(slot: int) -> Optional[int]:
-    """The uid for worker ``slot`` when running as root, else None (keep the grader's uid)."""
-    return SANDBOX_UID_BASE + slot if os.getuid() == 0 else None
+# Where running sandboxes hold their uid: one lock file per uid, so graders running at the same
+# time (two courses, parallel test workers, Dask workers on one host) never share a uid, and one
+# grader's reaping can never touch another's kernel.
+UID_LOCKS = Path(tempfile.gettempdir()) / "seqlab-sandbox-uids"
+UID_RANGE = 4096
+
+
+@contextlib.contextmanager
+def claim_uid() -> Iterator[Optional[int]]:
+    """Hold an unused sandbox uid for the duration (None when not root: keep the grader's uid)."""
+    if os.getuid() != 0:
+        yield None
+        return
+    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + UID_RANGE):
+        handle = open(UID_LOCKS / str(uid), "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        try:
+            reap(uid, keep=set())        # whatever a crashed grader left behind under this uid
+            yield uid
+        finally:
+            reap(uid, keep=set())
+            handle.close()
+        return
+    raise RuntimeError(f"all {UID_RANGE} sandbox uids from {SANDBOX_UID_BASE} are in use")
 
 
 def processes_of(uid: Optional[int]) -> set:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder import grade, report
+from autograder import grade, pipeline, report
+from autograder.collect import collect
 from autograder.course import release_notebook
 from autograder.demo import run_demo
 from autograder.release import write_notebook
@@ -33,8 +34,8 @@ def graded(tiny_repo, tmp_path_factory):
     source = nbformat.read(str(tiny_repo / "solutions" / f"{TINY_LAB}.ipynb"), as_version=4)
     inbox = tmp_path_factory.mktemp("inbox")
     write_notebook(fill_solutions(released, source, {"add": SNEAKY_ADD}), inbox / "sneaky" / f"{TINY_LAB}.ipynb")
-    grade.autograde(demo.course, TINY_LAB, grade.collect(inbox, demo.course, TINY_LAB), cell_timeout=60)
-    report.feedback(demo.course, TINY_LAB, "sneaky")
+    pipeline.autograde(demo.course, TINY_LAB, collect(inbox, demo.course, TINY_LAB).collected, progress=False)
+    report.feedback_pages(demo.course, TINY_LAB, "sneaky")
     demo.echoed = "\n".join(lines)
     demo.table = grade.score_table(demo.course, TINY_LAB)
     return demo

@@ -1,15 +1,15 @@
 """autograder.runner and sandbox: one notebook in a sandboxed kernel, cell by cell, crash-proof."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from autograder.runner import run_notebook
-from autograder.sandbox import Limits, bubblewrap, describe, make_job, processes_of, sandbox_uid
+from autograder.sandbox import Limits, bubblewrap, claim_uid, describe, make_job, processes_of
 
 needs_bwrap = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap missing or not usable here "
                                  "(apt-get install bubblewrap; .ci/run installs it)")
@@ -22,10 +22,11 @@ def run(cells, tmp_path, use_bwrap=True, **limits):
     job.mkdir()
     os.chmod(job, 0o755)
     use_bwrap = use_bwrap and bubblewrap() is not None
-    uid = sandbox_uid(0) if use_bwrap else None
-    make_job(job, uid)
-    execution = run_notebook(nb, job, Limits(**{"cell_seconds": 10, "notebook_seconds": 60, **limits}),
-                             uid=uid, use_bwrap=use_bwrap)
+    with claim_uid() if use_bwrap else contextlib.nullcontext() as uid:
+        make_job(job, uid)
+        execution = run_notebook(nb, job, Limits(**{"cell_seconds": 10, "notebook_seconds": 60, **limits}),
+                                 uid=uid, use_bwrap=use_bwrap)
+        execution.leftover = processes_of(uid)     # what still runs under the sandbox uid
     statuses = [execution.cells[i].status for i in range(len(cells))]
     return nb, execution, statuses, uid
 
@@ -91,4 +92,4 @@ def test_fork_bomb_is_capped_and_its_children_reaped(tmp_path):
             "    n += 1\nprint(n < 200)")
     nb, ex, statuses, uid = run([bomb, "print('after')"], tmp_path, processes=64)
     assert statuses == ["ok", "ok"] and text(nb.cells[0]) == "True\n"
-    assert processes_of(uid) == set()
+    assert ex.leftover == set()
