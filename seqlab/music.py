@@ -18,6 +18,10 @@ packages. music21 10.5 can share one TimeSignature object between measures after
 which makes its MIDI writer fail ("already found in this Stream"); ``abc_to_midi`` gives each
 measure its own copy first. Parsing costs 0.05-0.3 s per tune, so parse only what you play or check.
 Every failure raises ``RenderError`` naming the tune and the cause; nothing returns a silent None.
+
+Constrained decoding: ``AbcGuard`` reads a text one character at a time and says which characters
+may come next without breaking the tune (header order and values, repeats closed before the end,
+chords, accidentals, endings). The lab's ``GuardedModel`` masks a model's logits with it.
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ import numpy as np
 
 __all__ = ["load_tunes", "tunes_to_text", "repeats_pair_up", "RenderError", "parse_abc", "abc_to_midi", "midi_to_wave",
            "check_tune", "TuneCheck", "drop_repeats", "wave_levels", "play", "plot_piano_roll", "NoveltyIndex", "Novelty",
-           "tune_title", "tune_body"]
+           "tune_title", "tune_body", "AbcGuard"]
 
 COLLECTIONS = ("oneills1850", "ryansMammoth")
 _HEADERS = ("T", "M", "L", "K")                         # the header fields a cleaned tune keeps
@@ -352,6 +356,163 @@ def plot_piano_roll(abc: str, name: str = "tune", ax=None, seconds: float | None
     ax.set_title(f"{name}: {len(notes)} notes, {max(n.end for n in notes):.1f} s")
     ax.grid(axis="x", alpha=0.3)
     return ax
+
+
+# ----------------------------------------------------------------------------- constrained decoding
+_HEADER = ("X:1", "T:", "M:", "L:", "K:")                 # the header lines of every cleaned tune, in order
+_FIFTHS = {"F": -1, "C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5}  # sharps (flats < 0) of each major key
+_MODES = {"": 0, "maj": 0, "m": -3, "min": -3, "mix": -1, "dor": -2, "phr": -4, "lyd": 1, "loc": -5}
+_KEYS = {t + a + (m.capitalize() if cap else m) for t in _FIFTHS for a, shift in (("", 0), ("#", 7), ("b", -7))
+         for m, offset in _MODES.items() for cap in (False, True)
+         if abs(_FIFTHS[t] + shift + offset) <= 7}           # a key signature holds at most 7 sharps or flats
+_VALUES = {2: {"2/4", "3/4", "4/4", "6/8", "9/8", "12/8", "3/8", "2/2", "3/2", "6/4", "C", "C|"},  # M:
+           3: {"1/4", "1/8", "1/16"},                                                       # L:
+           4: _KEYS}                                                                       # K:
+_NOTE_LETTERS = set("ABCDEFGabcdefg")
+_NOTE_START = _NOTE_LETTERS | set("^_=")
+_CHORD_CHARS = _NOTE_START | set(",'0123456789/-]")        # inside [ceg]: notes, octaves, lengths, the close
+_MELODY = 5                                               # field index of the melody (after the 5 headers)
+
+
+class AbcGuard:
+    """The rules of a well-formed tune, checked one character at a time while a model writes it.
+
+    For constrained decoding: ``feed`` every character of the text as it is written; ``allowed(c)``
+    then says whether ``c`` may come next, and ``must_close_repeat()`` whether a repeat is open at a
+    place where the model might end a part. The rules are those the cleaned training tunes follow
+    and music21 needs, and nothing about style:
+
+    - the header is X:1, T:, M:, L:, K: in that order, with a title, a metre, a unit length and a key
+      that music21 and pretty_midi can read, and a tune begins right after the blank line that ends
+      the one before;
+    - the melody uses only the characters of the cleaned tunes; an accidental ``^ _ =`` (or ``^^ __``)
+      is followed by its note; a chord ``[ceg]`` holds notes and closes before the next bar or line;
+      ``(`` is a tuplet and takes its number; a second ending ``|2`` needs a first ``|1`` before it;
+    - a repeat opened with ``|:`` is closed with ``:|`` (or ``::``) before the tune ends, so while one
+      is open the blank line that ends the tune, and a bar ``||``, ``|]`` or ``|:``, are not allowed;
+      a ``:`` that starts a bar line is followed by ``|`` or ``:``;
+    - the tune has a note before it ends.
+
+    Before the first blank line or ``X:`` line of the text nothing is constrained (a start string
+    may begin in the middle of a tune). About 98.5% of the corpus tunes obey every rule; the others
+    hold oddities such as ``=2``, ``(3:2``, ``K:A Minor`` or a ``||`` inside a repeat
+    (tests/test_music.py).
+    """
+
+    def __init__(self, vocabulary: Sequence[str] | None = None):
+        """``vocabulary``: the characters the writer can use, if not all; header values that cannot be
+        completed with them (a key whose mode needs a missing letter) are then not begun."""
+        usable = set(vocabulary) if vocabulary is not None else None
+        self._prefixes = {f: {v[:i] for v in values if usable is None or set(v) <= usable for i in range(len(v) + 1)}
+                          for f, values in _VALUES.items()}
+        self.synced = False      # a tune boundary has been seen; before it nothing is constrained
+        self.field = 0           # 0-4: header line X T M L K being written; 5: the melody
+        self.line = ""           # the current line so far
+        self._new_melody()
+
+    def _new_melody(self):
+        self.token = ""          # the bar line being written: a run of | and :
+        self.prev = ""           # the previous melody character
+        self.repeat_open = False
+        self.chord = False       # inside [ceg]
+        self.ending1 = False     # a first ending |1 written, its second ending not yet
+        self.notes = 0
+
+    # -- reading
+    def feed(self, c: str) -> None:
+        """Read one more character of the text."""
+        if c == "\n":
+            self._end_line()
+            return
+        self.line += c
+        if self.line == "X:":                # a tune starts (or restarts) here
+            self.synced, self.field = True, 0
+        elif self.synced and self.field == _MELODY:
+            self._melody(c)
+
+    def feed_text(self, text: str) -> "AbcGuard":
+        for c in text:
+            self.feed(c)
+        return self
+
+    def _melody(self, c: str) -> None:
+        if self.token and c not in "|:":     # a bar line is complete: does it close or open a repeat?
+            if self.token.startswith(":"):
+                self.repeat_open = False
+            if self.token.endswith(":") and len(self.token) > 1:
+                self.repeat_open = True
+            if c in "12":                    # an ending number right after the bar
+                self.ending1 = c == "1"
+            self.token = ""
+        elif c in "|:":
+            self.token += c
+        elif c in "12" and self.prev == "[" and not self.chord:
+            self.ending1 = c == "1"
+        if self.prev == "[" and c in _NOTE_START and not self.chord:
+            self.chord = True
+        elif c == "]" and self.chord:
+            self.chord = False
+        if c in _NOTE_LETTERS:
+            self.notes += 1
+        self.prev = c
+
+    def _end_line(self) -> None:
+        blank = self.line.strip(" \t") == ""
+        if self.synced and self.field == _MELODY:
+            self._melody("\n")
+        if blank and (self.field == _MELODY or not self.synced):
+            self.synced, self.field = True, 0   # the tune ended: the next line begins the next one
+        elif self.synced and not blank and self.field < _MELODY:
+            self.field += 1
+            if self.field == _MELODY:
+                self._new_melody()
+        self.line = ""
+
+    # -- rules
+    def must_close_repeat(self) -> bool:
+        """True where a repeat is open and the next character may begin a bar line or end the tune."""
+        return (self.synced and self.field == _MELODY and self.repeat_open and not self.token
+                and self.allowed("|") and self.allowed(":"))
+
+    def allowed(self, c: str) -> bool:
+        """May ``c`` be the next character?"""
+        if not self.synced:
+            return True
+        if self.field < _MELODY:
+            prefix, n = _HEADER[self.field], len(self.line)
+            if n < len(prefix):
+                return c == prefix[n]
+            value = self.line[len(prefix):]
+            if self.field == 0:
+                return c == "\n"              # the X: line is exactly X:1
+            if self.field not in _VALUES:     # the title: any text, not empty
+                return c != "\n" or value != ""
+            return value in _VALUES[self.field] if c == "\n" else value + c in self._prefixes[self.field]
+        if c != "\n" and c not in _MELODY_CHARS:
+            return False
+        if self.prev and self.prev in "^_=":  # after an accidental: its note, or ^^ / __ (never ==, ^=)
+            return c in _NOTE_LETTERS or (c == self.prev != "=" and self.line[-2:-1] != c)
+        if self.chord:
+            return c in _CHORD_CHARS
+        if self.prev == "[":
+            return c in _NOTE_START or c == "|" or (c == "1" or (c == "2" and self.ending1))
+        if self.prev == "(":
+            return c in "23456789"
+        if self.token == ":":
+            return c in "|:"
+        if self.token and self.repeat_open and not self.token.startswith(":") and c in "|]:":
+            return False                      # ||, |] or |: while a repeat is open
+        if self.token and c.isdigit():
+            return c == "1" or (c == "2" and self.ending1)
+        if c == "]":
+            return bool(self.token)           # |] ; a chord's ] is handled above
+        if c == "\n" and self.line.strip(" \t") == "":
+            return not self.repeat_open and self.notes > 0   # the blank line that ends the tune
+        return True
+
+    def mask(self, chars: Sequence[str]) -> np.ndarray:
+        """allowed(c) for every character of a vocabulary, as a boolean array of shape (V,)."""
+        return np.fromiter((self.allowed(c) for c in chars), dtype=bool, count=len(chars))
 
 
 # ----------------------------------------------------------------------------- novelty

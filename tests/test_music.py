@@ -9,7 +9,7 @@ import pytest
 from nbclient import NotebookClient
 
 from seqlab.liveplot import LiveLossPlot
-from seqlab.music import (NoveltyIndex, RenderError, abc_to_midi, check_tune, clean_tune, drop_repeats,
+from seqlab.music import (AbcGuard, NoveltyIndex, RenderError, abc_to_midi, check_tune, clean_tune, drop_repeats,
                           load_tunes, midi_to_wave, parse_abc, repeats_pair_up, tune_body, tune_title,
                           tunes_to_text, wave_levels)
 from seqlab.train import train_loop
@@ -191,3 +191,213 @@ def test_live_plot_updates_one_display_in_a_kernel(tmp_path, monkeypatch):
 def test_repeats_pair_up(melody, ok):
     """Is a start-repeat left open (which music21 refuses) told apart from well-formed repeats?"""
     assert repeats_pair_up(melody) is ok
+
+
+# ----------------------------------------------------------------------------- constrained decoding
+HEAD = "X:1\nT:x\nM:4/4\nL:1/8\nK:D\n"
+
+
+def _guard(text: str) -> AbcGuard:
+    return AbcGuard().feed_text(text)
+
+
+def test_guard_lets_corpus_tunes_through(tunes):
+    """Do the rules allow almost every training tune, character by character, and find each tune's end?"""
+    refused = []
+    for tune in tunes:
+        guard = _guard("\n\n")
+        for c in tune + "\n\n":
+            if not guard.allowed(c):
+                refused.append(tune)
+                break
+            guard.feed(c)
+        else:
+            assert guard.synced and guard.field == 0 and guard.line == "", "the tune's end was not seen"
+    assert len(refused) <= 0.02 * len(tunes), f"{len(refused)} corpus tunes break a rule, e.g.\n{refused[0]}"
+
+
+@pytest.mark.parametrize("written, banned, allowed", [
+    ("\n\n", "T\n|", "X"),                                # between tunes: the next one begins
+    ("X:1", "2 ", "\n"),                                  # X:1, nothing more
+    ("X:1\n", "MXK\n", "T"),                              # headers in order
+    ("X:1\nT:x\nM:", "\nx 5", "6C"),                      # a metre music21 reads
+    ("X:1\nT:x\nM:6", "\n8", "/"),
+    ("X:1\nT:x\nM:6/8\nL:1/", "\n3", "48"),                # a unit length
+    ("X:1\nT:x\nM:6/8\nL:1/8\nK:", "\nH ", "GBF"),          # a key ...
+    ("X:1\nT:x\nM:6/8\nL:1/8\nK:E#", "\nMmd", "lp"),      # ... of at most 7 sharps or flats (E#: 11; E# locrian: 6)
+    (HEAD, "\n", "|A"),                                   # no blank line before a note
+    (HEAD + "|:AB cd|", "|]:", "e\n"),                    # no ||, |] or |: while a repeat is open
+    (HEAD + "|:AB cd|\n", "\n", ":A|"),                   # ... nor the end of the tune
+    (HEAD + "|:AB cd:|\n", "", "\n|"),                    # closed: the tune may end
+    (HEAD + "AB :", "A\n ", "|:"),                        # a : that begins a bar line goes on with | or :
+    (HEAD + "AB|", "23", "1A"),                           # no second ending before a first
+    (HEAD + "|:AB|1 cd:|", "3", "2"),
+    (HEAD + "A=", "=^|\n", "c"),                          # an accidental is followed by its note
+    (HEAD + "A^^", "^", "c"),
+    (HEAD + "[ce", "|\n :", "g]"),                        # a chord closes before a bar line or line end
+    (HEAD + "A(", "A|", "3"),                             # a tuplet takes its number
+    (HEAD + "AB", '"!%X{', "c"),                          # only the characters of cleaned melodies
+])
+def test_guard_rules(written, banned, allowed):
+    """After this text, are exactly the characters that would break the tune refused?"""
+    guard = _guard("\n\n" + written)
+    for c in banned:
+        assert not guard.allowed(c), f"{c!r} allowed after {written!r}"
+    for c in allowed:
+        assert guard.allowed(c), f"{c!r} refused after {written!r}"
+
+
+@pytest.mark.parametrize("tune, breaks", [   # the last character of `breaks` is the one to refuse
+    (HEAD + "|:AB cd|ef ga||\nfe dc|BA GF|]", "||"),     # a repeat never closed
+    (HEAD + "|:AB cd|ef ga:|2 fe dc|BA GF|]", ":|2"),      # a second ending without a first
+    (HEAD + "AB =^c d|ef ga|]", "=^"),                     # a natural and a sharp
+    (HEAD + "AB [c>A B2|ef ga|\nfe dc BA GF|", "[c>"),     # a chord never closed
+    (HEAD.replace("K:D", "K:E#") + "AB cd|", "K:E#\n"),    # a key of 11 sharps
+    (HEAD.replace("L:1/8", "L:8") + "AB cd|", "L:8"),      # a unit length that is not one
+])
+def test_what_the_guard_refuses_music21_refuses(tune, breaks):
+    """Is each kind of tune the rules refuse really refused by music21, and refused by the guard where it breaks?"""
+    assert not check_tune(tune, name="t").ok
+    guard, stop = _guard("\n\n"), tune.index(breaks) + len(breaks) - 1
+    for i, c in enumerate(tune + "\n\n"):
+        if not guard.allowed(c):
+            assert i == stop, f"refused at {tune[:i]!r}, expected after {tune[:stop]!r}"
+            return
+        guard.feed(c)
+    raise AssertionError("the guard let a tune through that music21 refuses")
+
+
+def test_guard_constrains_nothing_before_a_tune_boundary():
+    """Is a start string that begins mid-tune left alone until a blank line or an X: line?"""
+    guard = _guard("B2 ed|c2 :|\n||:")
+    assert not guard.synced and all(guard.allowed(c) for c in "\n|:X%")
+    assert _guard("GAB|\nX:").synced and _guard("GAB|\n\n").synced
+
+
+def test_must_close_repeat_only_where_a_bar_may_begin():
+    """Is the 'end the part with :|' step asked for only inside an open repeat, where a bar line may start?"""
+    assert _guard("\n\n" + HEAD + "|:AB c").must_close_repeat()
+    assert _guard("\n\n" + HEAD + "|:AB cd|\n").must_close_repeat()
+    assert not _guard("\n\n" + HEAD + "|:AB c|").must_close_repeat()    # a bar line already begun
+    assert not _guard("\n\n" + HEAD + "|:AB c^").must_close_repeat()    # an accidental wants its note
+    assert not _guard("\n\n" + HEAD + "AB c").must_close_repeat()       # no repeat open
+    assert not _guard("\n\n" + HEAD + "|:AB :|c").must_close_repeat()   # closed
+
+
+# The GuardedModel of the lab (its "guard" cell), run against bigram models: the next character's
+# logits depend on the last character only, so what the rules do to them can be computed by hand.
+CHARS = list("\n |:]ABCcdX1TMLK/8")
+
+
+class Bigram:
+    """A model with the forward contract of the lab (ids -> logits, state) and a (V, V) logit table."""
+
+    def __new__(cls, table):
+        import torch
+
+        class _Bigram(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.table = torch.nn.Parameter(torch.as_tensor(table, dtype=torch.float32))
+
+            def forward(self, x, state=None):
+                return self.table[x], (torch.zeros(1, x.shape[0], 1),)
+
+        return _Bigram()
+
+
+@pytest.fixture(scope="module")
+def GuardedModel():
+    torch = pytest.importorskip("torch")
+    from labharness import load_source
+
+    cell = next(c for c in load_source("06_music") if c["metadata"].get("nbgrader", {}).get("grade_id") == "guard")
+    namespace = {"torch": torch, "nn": torch.nn, "AbcGuard": AbcGuard}
+    exec("".join(cell["source"]), namespace)
+    return namespace["GuardedModel"]
+
+
+def _ids(text):
+    import torch
+    return torch.tensor([[CHARS.index(c) for c in text]])
+
+
+def _next_probs(model, text):
+    """The guarded next-character probabilities after text, read from a zero state as sample does."""
+    import torch
+    with torch.no_grad():
+        logits, _ = model(_ids(text))
+    return torch.softmax(logits[0, -1].double(), 0)
+
+
+def _random_probs(seed):
+    import torch
+    return torch.softmax(torch.randn(len(CHARS), generator=torch.Generator().manual_seed(seed), dtype=torch.float64), 0)
+
+
+def test_guarded_model_removes_what_the_rules_forbid(GuardedModel):
+    """Do forbidden characters get probability 0, and the allowed ones the model's, renormalised?"""
+    import torch
+    p = _random_probs(0)
+    model = GuardedModel(Bigram(torch.log(p).expand(len(CHARS), -1)), CHARS)
+    got = _next_probs(model, "X:1\n")
+    assert got[CHARS.index("T")] == pytest.approx(1.0) and model.moved[-1] == pytest.approx(1 - p[CHARS.index("T")])
+    text = "\n\nX:1\nT:A\nM:C\nL:1/8\nK:A\nAB"
+    got, allowed = _next_probs(model, text), torch.from_numpy(_guard(text).mask(CHARS))
+    assert torch.all(got[~allowed] == 0)
+    torch.testing.assert_close(got[allowed], p[allowed] / p[allowed].sum(), rtol=1e-5, atol=1e-7)
+
+
+def test_guarded_model_ends_an_open_part_with_a_close(GuardedModel):
+    """Where a repeat is open, does the probability of ||, |], |: and of ending the tune go to ':'?"""
+    import torch
+    p, q = _random_probs(1), _random_probs(2)      # q: the model's probabilities after a '|'
+    table = torch.log(p).expand(len(CHARS), -1).clone()
+    table[CHARS.index("|")] = torch.log(q)
+    model = GuardedModel(Bigram(table), CHARS)
+    text = "\n\nX:1\nT:A\nM:C\nL:1/8\nK:A\n|:AB cd "
+    got, allowed = _next_probs(model, text), torch.from_numpy(_guard(text).mask(CHARS))
+    i = {c: CHARS.index(c) for c in CHARS}
+    ends_part = p[i["|"]] * (q[i["|"]] + q[i["]"]] + q[i[":"]])
+    want = p.clone()
+    want[i[":"]] += ends_part + p[~allowed].sum()
+    want[i["|"]] -= ends_part
+    want[~allowed] = 0
+    torch.testing.assert_close(got, want / want.sum(), rtol=1e-5, atol=1e-7)
+
+
+def _draw(model, n, seed):
+    """n characters after "X:1\nT:" from a model, with the state carried (as the lab's sample does)."""
+    import torch
+    rng, text, state, x = np.random.default_rng(seed), "X:1\nT:", None, _ids("X:1\nT:")
+    with torch.no_grad():
+        for _ in range(n):
+            logits, state = model(x, state)
+            k = int(rng.choice(len(CHARS), p=torch.softmax(logits[0, -1].double(), 0).numpy()))
+            text, x = text + CHARS[k], torch.tensor([[k]])
+    return text
+
+
+def test_sampling_through_guarded_model_closes_every_repeat(GuardedModel):
+    """Does a model that opens repeats and never closes them write only closed repeats through the rules?"""
+    import torch
+    table = torch.full((len(CHARS), len(CHARS)), -3.0)
+    for last, row in {None: {"A": 2, "c": 2, " ": 1, "|": 1.5, "\n": 0.5, ":": -9},
+                      "|": {":": 2.5, "|": 1.5, "]": 0.5, "A": 2, "\n": 1, ":": 2.5},
+                      "\n": {"\n": 1.5, "|": 1, "A": 1, ":": -9}}.items():
+        for c, w in row.items():
+            if last is None:
+                table[:, CHARS.index(c)] = w
+            else:
+                table[CHARS.index(last), CHARS.index(c)] = w
+    free = re.split(r"\n[ \t]*\n", _draw(Bigram(table), 3000, seed=0))[:-1]   # no headers either: text blocks
+    assert sum(not repeats_pair_up(t) for t in free) > len(free) / 2, "the test model should leave repeats open"
+    model = GuardedModel(Bigram(table), CHARS)
+    text = _draw(model, 3000, seed=0)
+    tunes = re.split(r"\n[ \t]*\n", text)[:-1]   # a blank line may hold spaces
+    assert len(tunes) >= 3 and sum("|:" in t for t in tunes) >= 3
+    guard = _guard("")
+    for c in text:
+        assert guard.allowed(c)
+        guard.feed(c)
+    assert all(repeats_pair_up(tune_body(t)) for t in tunes)
