@@ -118,12 +118,25 @@ def nbgrader_config(course: Path, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -
     return c
 
 
+def write_course_config(course: Path) -> Path:
+    """``<course>/nbgrader_config.py``, so that ``jupyter lab`` started in the course folder finds
+    the course in nbgrader's formgrader (and logs no warning about a missing exchange folder)."""
+    path = Path(course).resolve() / "nbgrader_config.py"
+    if not path.exists():
+        path.write_text("# Written by seqlab-grade: lets `jupyter lab` here open this course in the formgrader.\n"
+                        "c = get_config()  # noqa: F821\n"
+                        f"c.CourseDirectory.root = {str(path.parent)!r}\n"
+                        f"c.Exchange.root = {str(path.parent / 'exchange')!r}\n")
+    return path
+
+
 def open_api(course: Path, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -> Any:
     """An ``NbGraderAPI`` on the course at ``course`` (created if missing)."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     (Path(course) / "exchange").mkdir(parents=True, exist_ok=True)
+    write_course_config(course)
     config = nbgrader_config(course, cell_timeout=cell_timeout)
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 

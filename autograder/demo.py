@@ -114,5 +114,6 @@ def run_demo(course: Optional[os.PathLike] = None, *, repo: Optional[os.PathLike
         step(d)
     d.echo("feedback pages:\n  " + "\n  ".join(str(p) for p in d.feedback))
     d.echo("exports:\n" + "\n".join(f"  {name}: {path}" for name, path in d.exports.items()))
-    d.echo(f"gradebook: {d.course / 'gradebook.db'} (open with `nbgrader formgrader` from {d.course})")
+    d.echo(f"gradebook: {d.course / 'gradebook.db'} (to browse it: `jupyter lab` from {d.course}, "
+           "then Nbgrader > Formgrader)")
     return d

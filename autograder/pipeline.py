@@ -207,6 +207,7 @@ def write(course: Path, graded: Graded) -> None:
             except Exception:
                 continue
             grade.auto_score = test.points
+            grade.needs_manual_grade = grade.manual_score is not None   # nbgrader's SaveAutoGrades rule
         gb.db.commit()
     save_result(course, r)
 
