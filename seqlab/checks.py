@@ -105,7 +105,8 @@ def check_close(name: str, actual, expected, *, rtol: float = 1e-7, atol: float 
     if not bad.any():
         return err
     first = tuple(int(i) for i in np.argwhere(bad)[0])
-    msg = (f"{name}{_idx(first)} = {a[first]:.4g} but {what} {e[first]:.4g}; max relative error "
+    got, want = _distinct(a[first], e[first])
+    msg = (f"{name}{_idx(first)} = {got} but {what} {want}; max relative error "
            f"{err:.2g} ({int(bad.sum())} of {bad.size} entries wrong)")
     notes = _diagnose(a, e, rtol, suspects)
     if time_axis is not None and not notes:
@@ -113,6 +114,15 @@ def check_close(name: str, actual, expected, *, rtol: float = 1e-7, atol: float 
     if notes:
         msg += ". " + " ".join(n[0].upper() + n[1:] + ("" if n.endswith(("?", ".")) else ".") for n in notes)
     raise CheckFailed(msg)
+
+
+def _distinct(got: float, want: float) -> tuple[str, str]:
+    """Both numbers with 4 significant digits, or as many more as it takes to tell them apart."""
+    for digits in (4, 6, 8, 10, 12, 17):
+        pair = f"{got:.{digits}g}", f"{want:.{digits}g}"
+        if pair[0] != pair[1]:
+            return pair
+    return pair
 
 
 def _diagnose(a: np.ndarray, e: np.ndarray, rtol: float, suspects) -> list[str]:

@@ -116,3 +116,10 @@ def test_accepts_torch_tensors():
     torch = pytest.importorskip("torch")
     e = rng.normal(size=(2, 2))
     check_close("h", e, torch.from_numpy(e))
+
+
+def test_close_values_are_printed_with_enough_digits_to_differ():
+    """When got and expected agree to 4 digits, does the message print enough digits to tell them apart?"""
+    with pytest.raises(CheckFailed) as err:
+        check_close("w", np.array([0.43481234]), np.array([0.43482345]), what="torch gives")
+    assert "w[0] = 0.434812 but torch gives 0.434823" in str(err.value)
