@@ -170,7 +170,7 @@ def autograde(course: os.PathLike, lab: str, students: Optional[Iterable[str]] =
     for student, path in submissions(course, lab, students).items():
         job = Job(course, lab, student, path.resolve(), limits, sandbox, digest(course, lab, path, limits))
         saved = None if force else load_result(course, lab, student)
-        if saved is not None and saved.digest == job.digest and not saved.problem:
+        if saved is not None and saved.digest == job.digest and not _grader_failed(saved):
             results.append(saved)          # unchanged since it was graded: nothing to do
         else:
             jobs.append(job)
@@ -184,6 +184,12 @@ def autograde(course: os.PathLike, lab: str, students: Optional[Iterable[str]] =
             results.append(graded.result)
             bar.update(1)
     return sorted(results, key=lambda r: r.student)
+
+
+def _grader_failed(saved: SubmissionResult) -> bool:
+    """Was it left ungraded by the grader or its worker (worth another try)? An unreadable file
+    with the same digest would only be unreadable again."""
+    return any(t.status == "ungraded" for t in saved.tests)
 
 
 def write(course: Path, graded: Graded) -> None:

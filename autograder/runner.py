@@ -24,7 +24,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from .sandbox import Limits, kernel_env, processes_of, reap, wrap
+from .sandbox import Limits, drain, kernel_env, processes_of, reap, wrap
 
 
 @dataclass
@@ -57,6 +57,11 @@ class SandboxKernelManager(AsyncKernelManager):
         return wrap(command, s["job"], s["env"], s["limits"], s["uid"], s["use_bwrap"])
 
 
+# What one output costs beyond its text (its JSON and the grader's objects), so that 10,000 tiny
+# displays are capped like one big print.
+OUTPUT_OVERHEAD = 100
+
+
 class _Client(NotebookClient):
     """nbclient with a cap on how much output one cell may keep."""
 
@@ -65,7 +70,7 @@ class _Client(NotebookClient):
     def output(self, outs, msg, display_id, cell_index):
         used = self._used.get(cell_index, 0)
         content = msg.get("content", {})
-        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values()) \
+        size = OUTPUT_OVERHEAD + len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values()) \
             + sum(len(str(v)) for v in content.get("traceback", []) or [])
         self._used[cell_index] = used + size
         if used + size > self.output_cap and msg["msg_type"] != "error":
@@ -108,6 +113,7 @@ def run_notebook(nb: nbformat.NotebookNode, job: Path, limits: Limits, *, uid: O
                     break
         finally:
             _stop(client)
+            drain(uid)                        # before the next kernel, or the next submission, of this uid
         if time.monotonic() >= deadline:
             break
         if position < len(code) and run.cells.get(code[position - 1], CellRun(0, "ok")).status in ("timeout", "died"):
@@ -132,7 +138,8 @@ def _start(nb, job: Path, manager, limits: Limits) -> _Client:
     client.km.transport = "ipc"
     client.km.ip = str(job / "conn" / "k")
     client.km.connection_file = str(job / "conn" / "kernel.json")
-    log = open(job / "kernel.log", "ab")   # the kernel's own stdout/stderr: kept out of the grader's
+    # The kernel's own stdout/stderr, kept out of the grader's; never through a planted link.
+    log = os.fdopen(os.open(job / "kernel.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644), "ab")
     try:
         client.start_new_kernel(cwd=str(job / "work"), stdout=log, stderr=log)
     finally:

@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional
@@ -148,13 +149,19 @@ def kernel_env(job: Path, emit_file: Path) -> dict:
 
 
 def make_job(root: Path, uid: Optional[int]) -> Path:
-    """Create the job folder layout (work/, home/, conn/) owned by the sandbox uid."""
+    """Create the job folder layout (work/, home/, conn/), those three owned by the sandbox uid.
+
+    The job folder itself stays the grader's: the grader, maybe root, opens ``kernel.log`` there
+    and reads ``work/`` and writes ``conn/``, so the student must not be able to replace any of
+    them by a link out of the sandbox.
+    """
     for sub in ("work", "home", "conn", "home/runtime"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     if uid is not None:
-        for dirpath, dirnames, filenames in os.walk(root):
-            for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
-                os.chown(name, uid, uid)
+        for sub in ("work", "home", "conn"):
+            for dirpath, dirnames, filenames in os.walk(root / sub):
+                for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
+                    os.chown(name, uid, uid)
     return root
 
 
@@ -180,10 +187,10 @@ def claim_uid() -> Iterator[Optional[int]]:
             handle.close()
             continue
         try:
-            reap(uid, keep=set())        # whatever a crashed grader left behind under this uid
+            drain(uid)                   # whatever a crashed grader left behind under this uid
             yield uid
         finally:
-            reap(uid, keep=set())
+            drain(uid)
             handle.close()
         return
     raise RuntimeError(f"all {UID_RANGE} sandbox uids from {SANDBOX_UID_BASE} are in use")
@@ -202,6 +209,21 @@ def processes_of(uid: Optional[int]) -> set:
             except OSError:
                 pass
     return found
+
+
+def drain(uid: Optional[int], timeout: float = 10.0) -> bool:
+    """Kill every process of ``uid`` and wait until none is left (True), at most ``timeout`` s.
+
+    Killing is asynchronous: a fork bomb's hundreds of children outlive their kernel's stop for a
+    moment, and while they do they count against the next kernel's process limit (it then dies
+    at start, "Resource temporarily unavailable")."""
+    deadline = time.monotonic() + timeout
+    while processes_of(uid):
+        if time.monotonic() > deadline:
+            return False
+        reap(uid, keep=set())
+        time.sleep(0.02)
+    return True
 
 
 def reap(uid: Optional[int], keep: set) -> int:

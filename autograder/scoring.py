@@ -14,6 +14,9 @@ nbgrader's ``utils.py``.
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
@@ -24,21 +27,33 @@ from .runner import CellRun
 
 # Longest message kept per test (a student's exception text can be anything).
 MESSAGE_CHARS = 2000
+# Most bytes of emitted outputs read per submission (cases beyond them count as missing).
+EMITTED_BYTES = 64 * 2**20
+# An out-of-memory error as Python, numpy and torch word it ("DefaultCPUAllocator: can't allocate memory").
+OUT_OF_MEMORY = re.compile(r"^\w*MemoryError\b|can't allocate memory|out of memory", re.IGNORECASE)
 
 
 def read_emitted(path: Path) -> Dict[str, Any]:
     """Key -> the last value emitted for it; lines that don't decode are skipped (only the
-    submission that wrote them can suffer from that)."""
+    submission that wrote them can suffer from that).
+
+    The file is in the submission's writable folder: it is read only if it is a regular file (no
+    link followed, no FIFO waited on), and only its first ``EMITTED_BYTES``."""
     emitted: Dict[str, Any] = {}
-    if not path.exists():
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:          # missing, or a link
         return emitted
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                record = json.loads(line)
-                emitted[str(record["key"])] = decode(record["value"])
-            except (ValueError, KeyError, TypeError):
-                continue
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return emitted
+        data = f.read(EMITTED_BYTES)
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            emitted[str(record["key"])] = decode(record["value"])
+        except (ValueError, KeyError, TypeError, RecursionError):
+            continue
     return emitted
 
 
@@ -60,7 +75,7 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
                           _short(message), round(run.seconds, 3))
 
     if run.status == "error":
-        if run.error.startswith("MemoryError"):
+        if OUT_OF_MEMORY.search(run.error):
             return result("memory", run.error + "\n(the kernel ran out of memory: look for a "
                           "tensor that grows with the loop, or a huge intermediate)")
         if run.error.rstrip(": ") == "NotImplementedError":
