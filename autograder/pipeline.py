@@ -89,14 +89,14 @@ def grade_one(job: Job) -> Graded:
         # Without bwrap the kernel keeps the grader's uid: the interpreter may be unreadable to another.
         with claim_uid() if use_bwrap else contextlib.nullcontext() as uid, \
                 tempfile.TemporaryDirectory(prefix="sg-") as tmp:
-            result.sandbox = describe(uid, use_bwrap)
+            result.sandbox = describe(uid, use_bwrap, chosen=job.sandbox == "limits")
             os.chmod(tmp, 0o755)
             job_dir = make_job(Path(tmp), uid)
             run = run_notebook(nb, job_dir, job.limits, uid=uid, use_bwrap=use_bwrap)
             emitted = read_emitted(job_dir / "work" / ".seqlab-emitted.jsonl")
         reference = pickle.loads(reference_store(job.course, job.lab).read_bytes())
         cases = json.loads(hidden_cases(job.course, job.lab).read_text())
-        result.tests = score(nb, run.cells, cases, emitted, reference)
+        result.tests = score(nb, run.cells, cases, emitted, reference, _tolerances(job.course, job.lab))
         if run.restarts:
             result.repairs.append(f"the kernel was restarted {run.restarts} time(s) after a crash or timeout")
         _mark_hidden_failures(nb, result.tests)
@@ -106,6 +106,13 @@ def grade_one(job: Job) -> Graded:
         result.tests = _all(template, "ungraded", result.problem)
         print(traceback.format_exc(), file=sys.stderr)
         return Graded(_timed(result, start))
+
+
+def _tolerances(course: Path, lab: str) -> dict:
+    """Key -> [rtol, atol] recorded at release (none for a lab released before they were)."""
+    from seqlab.grading import tolerances_path
+    path = tolerances_path(reference_store(course, lab))
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _all(template, status: str, message: str) -> List[TestResult]:
@@ -147,6 +154,7 @@ def digest(course: Path, lab: str, submission: Path, limits: Limits) -> str:
     h = hashlib.sha256(GRADER_VERSION.encode())
     for path in (submission, grading_template(course, lab), reference_store(course, lab), hidden_cases(course, lab)):
         h.update(path.read_bytes())
+    h.update(json.dumps(_tolerances(course, lab), sort_keys=True).encode())
     h.update(json.dumps(asdict(limits), sort_keys=True).encode())
     return h.hexdigest()
 

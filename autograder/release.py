@@ -130,8 +130,10 @@ def save_template(r: Release) -> None:
 def record_reference(r: Release) -> None:
     """Run the source notebook once, recording what its hidden tests compare against, and which
     grade cell asked for each recorded case (``reference/<lab>.cases.json``)."""
+    from seqlab.grading import tolerances_path
     store = reference_store(r.course, r.lab)
     store.unlink(missing_ok=True)
+    tolerances_path(store).unlink(missing_ok=True)
     cases = run_recording(r.course / "source" / r.lab, f"{r.lab}.ipynb", store, r.cell_timeout)
     if not store.exists():
         store.parent.mkdir(parents=True, exist_ok=True)

@@ -141,7 +141,9 @@ def _start(nb, job: Path, manager, limits: Limits) -> _Client:
     # The kernel's own stdout/stderr, kept out of the grader's; never through a planted link.
     log = os.fdopen(os.open(job / "kernel.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644), "ab")
     try:
-        client.start_new_kernel(cwd=str(job / "work"), stdout=log, stderr=log)
+        # Only kernel_env, with or without bubblewrap (which also clears it): the kernel must not
+        # inherit the grader's environment, and needs emit mode for its hidden cases.
+        client.start_new_kernel(cwd=str(job / "work"), env=dict(manager.sandbox["env"]), stdout=log, stderr=log)
     finally:
         log.close()
     try:

@@ -68,14 +68,15 @@ def bubblewrap() -> Optional[str]:
     return exe if ok else None
 
 
-def describe(uid: Optional[int], use_bwrap: bool) -> str:
+def describe(uid: Optional[int], use_bwrap: bool, chosen: bool = False) -> str:
     """One line for the TA: which isolation graded this submission."""
     who = f"uid {uid}" if uid is not None else f"the grader's uid {os.getuid()}"
     if use_bwrap:
         return f"bubblewrap: no network, read-only system, no repository or course files; {who}"
     nproc = " (no process-count limit: root is exempt)" if os.getuid() == 0 else ""
-    return (f"process limits only (bubblewrap not available: install the Debian package "
-            f"'bubblewrap'); no filesystem or network isolation; {who}{nproc}")
+    why = ("--sandbox limits was chosen" if chosen else
+           "bubblewrap not available: install the Debian package 'bubblewrap'")
+    return f"process limits only ({why}); no filesystem or network isolation; {who}{nproc}"
 
 
 def _namespaces() -> List[str]:

@@ -18,7 +18,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from seqlab.grading import ReferenceMismatch, compare, decode
 
@@ -68,7 +68,8 @@ def grade_cells(nb) -> List[Tuple[int, str, float]]:
 
 
 def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
-               emitted: Mapping[str, Any], reference: Mapping[str, Any]) -> TestResult:
+               emitted: Mapping[str, Any], reference: Mapping[str, Any],
+               tolerances: Optional[Mapping[str, Sequence[float]]] = None) -> TestResult:
     """The verdict for one grade cell (see the module docstring for the rule)."""
     def result(status: str, message: str = "") -> TestResult:
         return TestResult(name, points if status == "passed" else 0.0, points, status,
@@ -91,7 +92,8 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
         if key not in reference:
             return result("ungraded", f"hidden case {key} has no recorded reference: release the lab again")
         try:
-            compare(key, emitted[key], reference[key])
+            rtol, atol = (tolerances or {}).get(key, (1e-5, 1e-7))   # as recorded; else matches_reference's defaults
+            compare(key, emitted[key], reference[key], rtol=rtol, atol=atol)
         except ReferenceMismatch as err:
             return result("hidden_failed", str(err))
         except Exception as err:  # a malformed emission is the submission's own failure
@@ -100,12 +102,13 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
 
 
 def score(nb, runs: Mapping[int, CellRun], cases: Mapping[str, Sequence[str]],
-          emitted: Mapping[str, Any], reference: Mapping[str, Any]) -> List[TestResult]:
+          emitted: Mapping[str, Any], reference: Mapping[str, Any],
+          tolerances: Optional[Mapping[str, Sequence[float]]] = None) -> List[TestResult]:
     """Every grade cell of ``nb``, scored."""
     tests = []
     for index, name, points in grade_cells(nb):
         run = runs.get(index, CellRun(index, "not_run", "not run"))
-        tests.append(score_cell(name, points, run, cases.get(name, ()), emitted, reference))
+        tests.append(score_cell(name, points, run, cases.get(name, ()), emitted, reference, tolerances))
     return tests
 
 

@@ -93,3 +93,11 @@ def test_fork_bomb_is_capped_and_its_children_reaped(tmp_path):
     nb, ex, statuses, uid = run([bomb, "print('after')"], tmp_path, processes=64)
     assert statuses == ["ok", "ok"] and text(nb.cells[0]) == "True\n"
     assert ex.leftover == set()
+
+
+def test_without_bubblewrap_the_kernel_gets_only_the_sandbox_environment(tmp_path, monkeypatch):
+    """With process limits only, is the kernel's environment the sandbox's (emit mode on, no grader variables)?"""
+    monkeypatch.setenv("GRADER_CANARY", "visible?")
+    probe = "import os\nprint(os.environ.get('GRADER_CANARY'), os.environ.get('SEQLAB_REFERENCE_MODE'))"
+    nb, ex, statuses, _ = run([probe], tmp_path, use_bwrap=False)
+    assert statuses == ["ok"] and text(nb.cells[0]) == "None emit\n"

@@ -74,3 +74,13 @@ def test_score_covers_every_grade_cell_in_order():
                   {"tiny/add/arrays": np.ones(3)})
     assert [(t.name, t.status) for t in tests] == [("test_add", "passed"), ("test_scale", "not_run")]
     assert isinstance(nbformat.from_dict(nb), nbformat.NotebookNode)
+
+
+def test_a_hidden_case_is_compared_with_the_tolerance_it_was_recorded_with():
+    """Is a hidden case compared with the tolerance its test was recorded with, not the default?"""
+    want = np.array([1.0, 2.0], dtype=np.float32)
+    got = want.astype(np.float64) * (1 + 3e-5)
+    run = CellRun(0, "ok")
+    strict = score_cell("t", 1.0, run, ["k"], {"k": got}, {"k": want})
+    recorded = score_cell("t", 1.0, run, ["k"], {"k": got}, {"k": want}, {"k": [1e-4, 1e-5]})
+    assert (strict.status, recorded.status) == ("hidden_failed", "passed")
