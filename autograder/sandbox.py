@@ -115,7 +115,10 @@ def wrap(command: List[str], job: Path, env: dict, limits: Limits, uid: Optional
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    # /tmp and /dev/shm live in RAM: sized, or files there would bypass the memory limit.
+    tmp_bytes = str(limits.file_mb * 1024 * 1024)
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", tmp_bytes, "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", tmp_bytes, "--tmpfs", "/dev/shm"]
     binds = [*_python_paths(), job]
     # bwrap makes missing parent folders private to root; the kernel must be able to walk them.
     parents = sorted({a for p in binds for a in p.parents if str(a) not in ("/", "/tmp")},

@@ -101,3 +101,14 @@ def test_without_bubblewrap_the_kernel_gets_only_the_sandbox_environment(tmp_pat
     probe = "import os\nprint(os.environ.get('GRADER_CANARY'), os.environ.get('SEQLAB_REFERENCE_MODE'))"
     nb, ex, statuses, _ = run([probe], tmp_path, use_bwrap=False)
     assert statuses == ["ok"] and text(nb.cells[0]) == "None emit\n"
+
+
+@needs_bwrap
+def test_sandbox_tmp_is_a_bounded_ram_disk(tmp_path):
+    """Can many files, each under the file-size limit, fill the sandbox's /tmp (RAM) past its size?"""
+    fill = ("chunk = b'x' * 2**20\ntry:\n    for i in range(8):\n"
+            "        with open(f'/tmp/fill{i}', 'wb') as f:\n            for _ in range(8):\n"
+            "                f.write(chunk); f.flush()\n    print('filled')\n"
+            "except OSError as err:\n    print('stopped', err.errno)")
+    nb, ex, statuses, _ = run([fill], tmp_path, file_mb=16)
+    assert statuses == ["ok"] and text(nb.cells[0]) == "stopped 28\n"     # ENOSPC: the 16 MB tmpfs is full
