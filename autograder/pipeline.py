@@ -3,8 +3,9 @@
 Each submission goes through ``GRADE_STEPS`` in a worker (``grade_one``, a pure function of a
 ``Job``, so it runs the same in a local process pool or on a Dask cluster):
 
-  repair   rebuild the notebook on the grading template (``repair.py``): metadata, ids, moved,
-           deleted or edited test cells; an unreadable file becomes a result, not a crash;
+  repair   read the file (``reading.py``), rebuild it on the grading template (``repair.py``):
+           metadata, ids, moved, deleted or edited test cells; an unreadable file becomes a result,
+           not a crash;
   execute  run it cell by cell in a sandboxed kernel (``runner.py``, ``sandbox.py``);
   score    compare, outside the sandbox, with the reference outputs (``scoring.py``).
 
@@ -70,7 +71,8 @@ def grade_one(job: Job) -> Graded:
     template = nbformat.read(str(grading_template(job.course, job.lab)), as_version=4)
     result = SubmissionResult(job.student, job.lab, source=str(job.submission), digest=job.digest)
     try:
-        from .repair import UnreadableNotebook, read_submission, repair
+        from .reading import UnreadableNotebook, read_submission
+        from .repair import repair
         try:
             submitted = read_submission(job.submission.read_bytes())
         except UnreadableNotebook as err:

@@ -1,9 +1,8 @@
-"""Repair a submission before grading: read it whatever shape it came in, rebuild it on the template.
+"""Repair a submission before grading: rebuild the notebook it was read as on the grading template.
 
 Notebooks reach the TA through Colab and VS Code (nbgrader metadata stripped, cell ids changed),
-with cells moved, copied, deleted or turned into markdown, or saved in an old format.
-``read_submission`` turns the bytes into a v4.5 notebook, or says in words a TA can act on why it
-cannot (truncated JSON, an HTML page, a Python script, a zip). ``repair`` rebuilds the notebook in
+with cells moved, copied, deleted or turned into markdown. ``reading.py`` has turned the file into a
+v4.5 notebook (or said why it cannot); ``repair`` rebuilds that notebook in
 the grading template's cell order: locked cells (tests, text, setup) verbatim from the template,
 each solution cell with the student's code, found by nbgrader grade id, then cell id, then the
 names it defines (``ast``), then text similarity (``difflib``); cells the student added stay after
@@ -15,19 +14,15 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
-import io
-import json
 import re
-import warnings
-import zipfile
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 import nbformat
 from nbformat import NotebookNode
 
-from .course import GradingError
 from .preprocessors import strip_hidden_tests
+from .reading import VALID_ID, cell_text, cell_type, fresh_id, nbgrader_meta, without_magics
 
 # A student cell this similar (difflib ratio) to a locked cell is a copy of it, edited or not.
 LOCKED_SIMILARITY = 0.8
@@ -35,12 +30,6 @@ LOCKED_SIMILARITY = 0.8
 SOLUTION_SIMILARITY = 0.6
 # Cells of fewer lines are compared character by character, longer ones line by line.
 SHORT_CELL_LINES = 5
-RESUBMIT = "ask the student to download the notebook again (Colab or Jupyter: File > Download > .ipynb) and resubmit"
-_VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class UnreadableNotebook(GradingError):
-    """The submitted file is not a notebook we can grade; the message says what it is instead."""
 
 
 @dataclass
@@ -51,188 +40,7 @@ class Repaired:
     repairs: List[str] = field(default_factory=list)
 
 
-# --- reading --------------------------------------------------------------------------------
-
-def read_submission(data: bytes) -> NotebookNode:
-    """The notebook in ``data`` as nbformat 4.5 (cell ids, string sources), or ``UnreadableNotebook``.
-
-    Accepts a BOM, UTF-16, raw control characters in strings, sources as lists of lines, missing
-    cell ids (nbformat < 4.5) and nbformat 3. A truncated or damaged file is not guessed at.
-    """
-    if not data or not data.strip(b" \t\r\n\x00"):
-        raise UnreadableNotebook(f"empty file ({len(data)} bytes): the upload failed or the notebook was never "
-                                 f"saved; {RESUBMIT}")
-    if data[:4] == b"PK\x03\x04":
-        raise UnreadableNotebook(f"a zip archive, not a notebook{_zip_listing(data)}: grade the .ipynb inside it, "
-                                 "or ask the student to submit the .ipynb file itself")
-    if data[:5] == b"%PDF-":
-        raise UnreadableNotebook("a PDF, not a notebook: ask the student to submit the .ipynb file "
-                                 "(Colab or Jupyter: File > Download > .ipynb)")
-    text = _decode(data)
-    stripped = text.lstrip().rstrip("\x00 \t\r\n")
-    if stripped[:1] == "<":
-        if stripped.startswith("<<<<<<<"):
-            raise UnreadableNotebook("a file with git merge-conflict markers (<<<<<<<), not a notebook: "
-                                     f"resolve the conflict or {RESUBMIT}")
-        title = re.search(r"<title[^>]*>(.*?)</title>", stripped[:20000], re.I | re.S)
-        what = f" ({' '.join(title.group(1).split())[:80]!r})" if title else ""
-        raise UnreadableNotebook(f"an HTML page{what} saved as .ipynb, not the notebook itself (the browser's "
-                                 f"'Save page as' on GitHub or Colab?): {RESUBMIT}")
-    if stripped[:1] not in ("{", "[", '"'):
-        if _is_python(stripped):
-            raise UnreadableNotebook("this is a Python script, not a notebook (File > Download > .py?): ask the "
-                                     "student for the .ipynb (File > Download > .ipynb)")
-        raise UnreadableNotebook(f"not a notebook: the file starts with {stripped[:40]!r}; {RESUBMIT}")
-    parsed = _parse_json(text.rstrip("\x00 \t\r\n"), len(data), 3 if data[:3] == b"\xef\xbb\xbf" else 0)
-    if isinstance(parsed, str) and parsed.lstrip().startswith("{"):  # a notebook saved as a JSON string
-        parsed = _parse_json(parsed.strip(), len(data), 0)
-    if not isinstance(parsed, dict) or not ("cells" in parsed or "worksheets" in parsed):
-        keys = f"its keys are {sorted(map(str, parsed))[:8]}" if isinstance(parsed, dict) else \
-            f"its top level is a {type(parsed).__name__}"
-        raise UnreadableNotebook(f"JSON, but not a notebook (no 'cells'; {keys}): {RESUBMIT}")
-    return _normalize(_to_v4(parsed))
-
-
-def _zip_listing(data: bytes) -> str:
-    try:
-        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return ""
-    return f" (it holds {', '.join(names[:5])}{', ...' if len(names) > 5 else ''})" if names else " (empty)"
-
-
-def _decode(data: bytes) -> str:
-    """The text of ``data``: UTF-8 (with or without BOM), UTF-16 (Windows shells), else cp1252."""
-    utf16 = "utf-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-16-le" if data[:2] == b"{\x00" else None
-    if utf16:
-        try:
-            return data.decode(utf16)
-        except UnicodeDecodeError as err:
-            raise UnreadableNotebook(f"damaged UTF-16 text (at byte {err.start}): {RESUBMIT}") from None
-    if data[:3] == b"\xef\xbb\xbf":
-        data = data[3:]
-    if b"\x00" in data[:1024].rstrip(b"\x00"):
-        raise UnreadableNotebook(f"binary data, not a notebook (it starts with bytes {data[:8].hex(' ')}): {RESUBMIT}")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:  # a Windows editor saved it in the legacy code page: that is its true encoding
-            return data.decode("cp1252")
-        except UnicodeDecodeError as err:
-            raise UnreadableNotebook(f"not UTF-8 text (byte {err.start} is {data[err.start]:#04x}): {RESUBMIT}") from None
-
-
-def _is_python(text: str) -> bool:
-    if text.startswith("# %%") or "\n# %%" in text or text.startswith("#!"):
-        return True
-    try:
-        tree = ast.parse(_without_magics(text))
-    except (SyntaxError, ValueError):
-        return False
-    return any(not isinstance(node, ast.Expr) for node in tree.body)
-
-
-def _parse_json(text: str, size: int, bom: int):
-    try:
-        return json.loads(text, strict=False)
-    except json.JSONDecodeError as err:
-        head = err.doc[:err.pos]
-        line, column = head.count("\n") + 1, err.pos - head.rfind("\n")
-        if err.msg == "Extra data":
-            raise UnreadableNotebook(f"not JSON: a complete notebook followed by more text at line {line} column "
-                                     f"{column} (two files joined?): {RESUBMIT}") from None
-        if err.pos >= len(err.doc.rstrip()) or err.msg.startswith("Unterminated string"):  # it ran out of file
-            end = err.doc.rstrip()
-            line, column = end.count("\n") + 1, len(end) - end.rfind("\n")
-            raise UnreadableNotebook(f"not JSON: truncated at line {line} column {column} (byte {size}): the "
-                                     f"file stops in the middle of the notebook; {RESUBMIT}") from None
-        raise UnreadableNotebook(f"not JSON: {err.msg} at line {line} column {column} (byte "
-                                 f"{bom + len(head.encode('utf-8'))}): the file was damaged or edited by hand; {RESUBMIT}") from None
-
-
-def _to_v4(d: dict) -> dict:
-    """nbformat 2-3 (cells in worksheets) converted by nbformat itself; version 4 passes through."""
-    major = d.get("nbformat")
-    if "worksheets" not in d:
-        return d
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            nb = nbformat.convert(nbformat.versions[2 if major == 2 else 3].to_notebook_json(d), 4)
-    except Exception as err:  # nbformat's converters raise anything on damaged old files
-        raise UnreadableNotebook(f"an old notebook (nbformat {major}) that nbformat cannot convert "
-                                 f"({type(err).__name__}: {err}): open and save it in Jupyter, or {RESUBMIT}") from None
-    for cell in nb.get("cells", []):
-        cell.pop("id", None)  # random ids from the conversion: give stable ones instead
-    return nb
-
-
-def _text(value) -> str:
-    """A source as one string, whether it came as a string, a list of lines, or junk."""
-    if isinstance(value, str):
-        return value
-    return "".join(v for v in value if isinstance(v, str)) if isinstance(value, (list, tuple)) else ""
-
-
-def _type(cell: dict) -> str:
-    ctype = cell.get("cell_type")
-    return "markdown" if ctype == "heading" else ctype if ctype in ("code", "markdown", "raw") else "raw"
-
-
-def _normalize(d: dict) -> NotebookNode:
-    """A valid v4.5 notebook from a v4-shaped dict, dropping what cannot be trusted."""
-    nb = nbformat.v4.new_notebook(metadata=nbformat.from_dict(d["metadata"]) if isinstance(d.get("metadata"), dict) else {})
-    used: set = set()
-    for index, raw in enumerate(c for c in (d.get("cells") if isinstance(d.get("cells"), list) else []) if isinstance(c, dict)):
-        new = getattr(nbformat.v4, f"new_{_type(raw)}_cell")(_text(raw.get("source")))
-        if isinstance(raw.get("metadata"), dict):
-            new.metadata = nbformat.from_dict(raw["metadata"])
-        if new.cell_type == "code" and isinstance(raw.get("outputs"), list):
-            new.outputs = nbformat.from_dict([o for o in raw["outputs"] if isinstance(o, dict)])
-        cid = raw.get("id")
-        new.id = cid if isinstance(cid, str) and _VALID_ID.match(cid) and cid not in used else _fresh_id(index, used)
-        used.add(new.id)
-        nb.cells.append(new)
-    if not _valid(nb):  # outputs and most metadata are not needed to grade: drop them rather than fail
-        nb.metadata = nbformat.from_dict({k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")})
-        for cell in nb.cells:
-            cell.metadata = nbformat.from_dict({"nbgrader": _nbgrader(cell)} if _nbgrader(cell) else {})
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        if not _valid(nb):
-            nb.metadata = NotebookNode()
-    return nb
-
-
-def _fresh_id(index: int, used: set) -> str:
-    cid, n = f"cell-{index}", 0
-    while cid in used:
-        n += 1
-        cid = f"cell-{index}-{n}"
-    return cid
-
-
-def _valid(nb: NotebookNode) -> bool:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            nbformat.validate(nb)
-        except Exception:  # ValidationError, or jsonschema choking on junk
-            return False
-    return True
-
-
 # --- what a cell defines ----------------------------------------------------------------------
-
-def _nbgrader(cell) -> dict:
-    meta = cell.get("metadata") if isinstance(cell, dict) else None
-    nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
-    return nbg if isinstance(nbg, dict) else {}
-
-
-def _without_magics(source: str) -> str:
-    """IPython lines (``%magic``, ``!shell``) as ``pass`` so that ``ast`` can parse the rest."""
-    return "\n".join(re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in source.split("\n"))
 
 
 def definitions(source: str) -> Tuple[FrozenSet[str], FrozenSet[str]]:
@@ -242,7 +50,7 @@ def definitions(source: str) -> Tuple[FrozenSet[str], FrozenSet[str]]:
     bodies are not. Code ``ast`` cannot parse falls back to a regex on ``def``, ``class`` and ``=``.
     """
     try:
-        stack = list(ast.parse(_without_magics(source)).body)
+        stack = list(ast.parse(without_magics(source)).body)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         functions = frozenset(re.findall(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", source, re.M))
         return functions, functions | frozenset(re.findall(r"^([A-Za-z_]\w*)\s*=[^=]", source, re.M))
@@ -289,11 +97,11 @@ def _same(a: str, b: str) -> bool:
 def with_hidden_tests(released: NotebookNode, source: NotebookNode) -> NotebookNode:
     """The grading template: the released notebook with each locked cell's full source from
     ``source`` (its hidden tests back in), the solution cells left as stubs."""
-    full = {_nbgrader(c).get("grade_id"): c for c in source.cells if _nbgrader(c).get("grade_id")}
+    full = {nbgrader_meta(c).get("grade_id"): c for c in source.cells if nbgrader_meta(c).get("grade_id")}
     template = copy.deepcopy(released)
     for cell in template.cells:
-        gid = _nbgrader(cell).get("grade_id")
-        if gid in full and not _nbgrader(cell).get("solution"):
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in full and not nbgrader_meta(cell).get("solution"):
             cell.source = full[gid].source
     return template
 
@@ -311,7 +119,7 @@ class _Slot:
 
     @property
     def kind(self) -> str:
-        nbg = _nbgrader(self.cell)
+        nbg = nbgrader_meta(self.cell)
         return "solution cell" if self.solution else "test cell" if nbg.get("grade") else \
             "locked cell" if nbg else "cell"
 
@@ -345,17 +153,17 @@ def _key(value) -> Optional[str]:
 def _slots(template) -> List[_Slot]:
     slots = []
     for index, cell in enumerate(_cells(template)):
-        nbg, source = _nbgrader(cell), _text(cell.get("source"))
+        nbg, source = nbgrader_meta(cell), cell_text(cell.get("source"))
         solution = bool(nbg.get("solution"))
-        names = definitions(source)[0] if solution and _type(cell) == "code" else frozenset()
+        names = definitions(source)[0] if solution and cell_type(cell) == "code" else frozenset()
         label = _key(nbg.get("grade_id")) or _key(cell.get("id")) or f"#{index + 1}"
         slots.append(_Slot(index, cell, label, solution, strip_hidden_tests(source)[0], names))
     return slots
 
 
 def _student(submission) -> List[_Cell]:
-    return [_Cell(number, _type(cell), _text(cell.get("source")), _nbgrader(cell), _key(cell.get("id")),
-                  *definitions(_text(cell.get("source"))))
+    return [_Cell(number, cell_type(cell), cell_text(cell.get("source")), nbgrader_meta(cell), _key(cell.get("id")),
+                  *definitions(cell_text(cell.get("source"))))
             for number, cell in enumerate(_cells(submission), start=1)]
 
 
@@ -366,7 +174,7 @@ _ROLE = ("grade_id", "grade", "solution", "locked", "points")  # the nbgrader ke
 
 def _claims(slots: List[_Slot], cells: List[_Cell]) -> Dict[int, List[int]]:
     """Student cell number -> the template cells it may stand for: its label first, then content."""
-    by_gid = {_key(_nbgrader(s.cell).get("grade_id")): s for s in reversed(slots)}
+    by_gid = {_key(nbgrader_meta(s.cell).get("grade_id")): s for s in reversed(slots)}
     by_id = {_key(s.cell.get("id")): s for s in reversed(slots)}
     exact = {_squash(s.released): s for s in reversed(slots) if not s.solution and s.released.strip()}
     stubs, fuzzy = [s for s in slots if s.names], [s for s in slots if not s.names]
@@ -430,7 +238,7 @@ def repair(submission, template: NotebookNode) -> Repaired:
             extras.setdefault(anchor, []).append(c)
     rep = {}
     for i, cs in copies.items():
-        faithful = [c for c in cs if c.type == _type(slots[i].cell) and _same(c.source, slots[i].released)]
+        faithful = [c for c in cs if c.type == cell_type(slots[i].cell) and _same(c.source, slots[i].released)]
         rep[i] = chosen[i] if chosen.get(i) in cs else (faithful or cs)[0]
     moved = set(rep) - _in_order([i for i, _ in sorted(rep.items(), key=lambda p: p[1].number)])
 
@@ -451,10 +259,10 @@ def repair(submission, template: NotebookNode) -> Repaired:
                   f"them): {', '.join(slots[i].label for i in sorted(moved))}")
     notes = _fold(notes, "found the answer to ", "found the answers to {n} solution cells by their content")
     head = []
-    graded = [s.index for s in slots if s.solution or _nbgrader(s.cell).get("grade")]
+    graded = [s.index for s in slots if s.solution or nbgrader_meta(s.cell).get("grade")]
     if graded and not set(graded) & (set(rep) | set(chosen)):
         head.append("none of the template's graded cells were found in the submission: is it the right lab?")
-    stripped = sum(1 for i, c in rep.items() if _nbgrader(slots[i].cell) and not c.grade_id)
+    stripped = sum(1 for i, c in rep.items() if nbgrader_meta(slots[i].cell) and not c.grade_id)
     if stripped:
         head.append(f"gave {stripped} cell(s) the template's nbgrader metadata, which they lacked (Colab and "
                     "VS Code strip it)")
@@ -472,13 +280,13 @@ def repair(submission, template: NotebookNode) -> Repaired:
 
 def _labels(s: _Slot, c: _Cell) -> bool:
     """Does the student cell carry the template cell's grade id or cell id?"""
-    return bool((c.grade_id and c.grade_id == _nbgrader(s.cell).get("grade_id")) or (c.id and c.id == s.cell.get("id")))
+    return bool((c.grade_id and c.grade_id == nbgrader_meta(s.cell).get("grade_id")) or (c.id and c.id == s.cell.get("id")))
 
 
 def _slot_notes(s: _Slot, rep: Optional[_Cell], answer: Optional[_Cell], answered_in: Optional[_Slot],
                 dups: List[_Cell], moved: bool) -> List[str]:
     """What was repaired about one template cell, in sentences."""
-    what, notes, role = f"{s.kind} '{s.label}'", [], _nbgrader(s.cell)
+    what, notes, role = f"{s.kind} '{s.label}'", [], nbgrader_meta(s.cell)
     mine = (answer if s.solution else rep) or rep
     changed = [k for k in _ROLE if mine and mine.nbgrader and mine.nbgrader.get(k) != role.get(k)]
     if changed:
@@ -494,17 +302,17 @@ def _slot_notes(s: _Slot, rep: Optional[_Cell], answer: Optional[_Cell], answere
                          "(renamed or deleted?): its tests will fail")
         elif not _labels(s, answer):
             notes.append(f"found the answer to '{s.label}' in cell {answer.number} by its content")
-        if answer.type != _type(s.cell):
-            notes.append(f"turned cell {answer.number} ('{s.label}') back into {_type(s.cell)}: "
+        if answer.type != cell_type(s.cell):
+            notes.append(f"turned cell {answer.number} ('{s.label}') back into {cell_type(s.cell)}: "
                          f"the student had changed it to {answer.type}")
         notes += [f"'{s.label}' appears more than once: graded the last copy, cell {answer.number}, "
                   f"and dropped cell {c.number}" for c in dups]
     else:
         if rep is None:
             notes.append(f"restored {what} (deleted)")
-        elif rep.type != _type(s.cell):
+        elif rep.type != cell_type(s.cell):
             notes.append(f"restored {what} (changed to {rep.type} by the student)")
-        elif not _same(rep.source, s.released) and not _same(rep.source, _text(s.cell.get("source"))):
+        elif not _same(rep.source, s.released) and not _same(rep.source, cell_text(s.cell.get("source"))):
             notes.append(f"restored {what} (edited by the student)")
         notes += [f"removed a duplicate of {what} (cell {c.number})" for c in dups]
     if moved:
@@ -526,10 +334,10 @@ def _list(names) -> str:
 
 def _template_cell(s: _Slot, source: Optional[str], used: set) -> NotebookNode:
     """The template's cell (type, metadata, id), with ``source`` in place of its own if given."""
-    cell = getattr(nbformat.v4, f"new_{_type(s.cell)}_cell")(_text(s.cell.get("source")) if source is None else source)
+    cell = getattr(nbformat.v4, f"new_{cell_type(s.cell)}_cell")(cell_text(s.cell.get("source")) if source is None else source)
     cell.metadata = nbformat.from_dict(copy.deepcopy(s.cell.get("metadata") or {}))
     cid = s.cell.get("id")
-    cell.id = cid if isinstance(cid, str) and _VALID_ID.match(cid) else _fresh_id(s.index, used)
+    cell.id = cid if isinstance(cid, str) and VALID_ID.match(cid) else fresh_id(s.index, used)
     used.add(cell.id)
     if cell.cell_type == "markdown" and isinstance(s.cell.get("attachments"), dict):
         cell.attachments = nbformat.from_dict(copy.deepcopy(s.cell["attachments"]))
@@ -539,7 +347,7 @@ def _template_cell(s: _Slot, source: Optional[str], used: set) -> NotebookNode:
 def _own_cell(c: _Cell, used: set) -> NotebookNode:
     """A cell the student added: their source, no outputs, no nbgrader metadata."""
     cell = getattr(nbformat.v4, f"new_{c.type}_cell")(c.source)
-    cell.id = c.id if c.id and _VALID_ID.match(c.id) and c.id not in used else _fresh_id(1000 + c.number, used)
+    cell.id = c.id if c.id and VALID_ID.match(c.id) and c.id not in used else fresh_id(1000 + c.number, used)
     used.add(cell.id)
     return cell
 

@@ -178,7 +178,8 @@ def plain_nbclient(course: Path, sid: str) -> float:
     """Seconds to read, repair and run one submission with nbclient: no sandbox, one execute()."""
     from nbclient import NotebookClient
 
-    from autograder.repair import read_submission, repair
+    from autograder.reading import read_submission
+    from autograder.repair import repair
 
     with tempfile.TemporaryDirectory(prefix="sg-plain-") as tmp:
         env = dict(environment(course), NBGRADER_EXECUTION="autograde", SEQLAB_REFERENCE_MODE="emit",

@@ -1,4 +1,4 @@
-"""Tests of autograder/collect.py: LMS zips and folders into submitted/, on synthetic files, no kernel."""
+"""Tests of autograder/collect.py and autograder/roster.py: LMS zips and folders into submitted/, on synthetic files, no kernel."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.collect import CollectReport, Student, collect, load_roster
+from autograder.collect import CollectReport, collect
+from autograder.roster import Student, load_roster
 from autograder.course import GradingError, gradebook
 
 LAB = "01_rnn"

@@ -1,4 +1,5 @@
-"""Tests of autograder/repair.py: reading damaged submissions and rebuilding them on the template, no kernel."""
+"""Tests of autograder/reading.py and autograder/repair.py: reading damaged submissions and rebuilding them on the
+template, no kernel."""
 from __future__ import annotations
 
 import copy
@@ -11,8 +12,8 @@ import nbformat
 import pytest
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, LockCells
 
-from autograder.repair import (UnreadableNotebook, definitions, read_submission, repair, repair_summary,
-                               with_hidden_tests)
+from autograder.reading import UnreadableNotebook, read_submission
+from autograder.repair import definitions, repair, repair_summary, with_hidden_tests
 from autograder.submissions import fill_solutions, solution_code, solution_cells
 from labfactory import tiny_lab
 
