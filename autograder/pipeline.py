@@ -7,7 +7,8 @@ Each submission goes through ``GRADE_STEPS`` in a worker (``grade_one``, a pure 
            metadata, ids, moved, deleted or edited test cells; an unreadable file becomes a result,
            not a crash;
   execute  run it cell by cell in a sandboxed kernel (``runner.py``, ``sandbox.py``);
-  score    compare, outside the sandbox, with the reference outputs (``scoring.py``).
+  score    compare, outside the sandbox, with the reference outputs (``scoring.py``), and redact
+           any hidden-test source the submission printed (``preprocessors.redact_hidden_lines``).
 
 Only the parent process writes: the result JSON, the autograded notebook (for nbgrader's
 feedback and formgrader) and the scores in nbgrader's gradebook, one submission at a time as
@@ -99,6 +100,7 @@ def grade_one(job: Job) -> Graded:
         reference = pickle.loads(reference_store(job.course, job.lab).read_bytes())
         cases = json.loads(hidden_cases(job.course, job.lab).read_text())
         result.tests = score(nb, run.cells, cases, emitted, reference, _tolerances(job.course, job.lab))
+        _redact(nb, result.tests, template)
         if run.restarts:
             result.repairs.append(f"the kernel was restarted {run.restarts} time(s) after a crash or timeout")
         _mark_hidden_failures(nb, result.tests)
@@ -125,6 +127,16 @@ def _all(template, status: str, message: str) -> List[TestResult]:
 def _timed(result: SubmissionResult, start: float) -> SubmissionResult:
     result.seconds = round(time.monotonic() - start, 3)
     return result
+
+
+def _redact(nb, tests: List[TestResult], template) -> None:
+    """No hidden-test source the submission printed or raised survives in what is saved."""
+    from .preprocessors import hidden_lines_pattern, redact_hidden_lines, redact_text
+    pattern = hidden_lines_pattern(template.cells)
+    for cell in nb.cells:
+        redact_hidden_lines(cell, pattern)
+    for test in tests:
+        test.message = redact_text(test.message, pattern)
 
 
 def _mark_hidden_failures(nb, tests: List[TestResult]) -> None:

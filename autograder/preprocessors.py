@@ -12,10 +12,18 @@
 
 The rules are the functions ``demote_stderr`` and ``hide_hidden_tests``; they take and return a
 notebook cell (``NotebookNode``) and need no kernel, in the spirit of nbgrader's ``utils.py``.
+
+A submission can also *print* the hidden tests while they run (``In[-1]``, ``inspect`` on the
+caller's frame, an exception carrying the source). So the grader, before it saves anything, passes
+every output through ``redact_hidden_lines``: a line of output holding a line of hidden-test source
+becomes ``HIDDEN_LINE``, in results, feedback and the formgrader alike. Tracebacks of cells with
+hidden tests are left for the TA (feedback cuts them, above). Text the student transforms first
+(encoded, reversed) is not recognised.
 """
 from __future__ import annotations
 
-from typing import Tuple
+import re
+from typing import Iterable, Optional, Pattern, Tuple
 
 from nbformat import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -23,6 +31,10 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
 END_HIDDEN = "END HIDDEN TESTS"
 STDERR_PREFIX = "[stderr] "
+HIDDEN_LINE = "[hidden test line removed]"
+# Hidden-test lines shorter than this (``)``, ``else:``) are too common to be worth hiding.
+MIN_HIDDEN_LINE = 12
+BINARY_MIMES = ("image/png", "image/jpeg", "image/gif")   # base64: no source text in them
 
 
 def is_grade_cell(cell: NotebookNode) -> bool:
@@ -69,6 +81,52 @@ def hide_hidden_tests(cell: NotebookNode) -> NotebookNode:
             if out.get("output_type") == "error":
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
     return cell
+
+
+def hidden_lines_pattern(cells: Iterable[NotebookNode]) -> Optional[Pattern[str]]:
+    """A regex matching any hidden-test source line of these cells that is not also visible, or None."""
+    hidden, visible = set(), set()
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        shown, found = strip_hidden_tests(source)
+        visible.update(line.strip() for line in shown.split("\n"))
+        if found:
+            hidden.update(line.strip() for line in source.split("\n")
+                          if len(line.strip()) >= MIN_HIDDEN_LINE and BEGIN_HIDDEN not in line and END_HIDDEN not in line)
+    secret = sorted(hidden - visible, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, secret))) if secret else None
+
+
+def redact_text(text: str, pattern: Optional[Pattern[str]]) -> str:
+    """``text`` with every line that holds a hidden-test line replaced by ``HIDDEN_LINE``."""
+    if not pattern or not text or not pattern.search(text):
+        return text
+    return "\n".join(HIDDEN_LINE if pattern.search(line) else line for line in text.split("\n"))
+
+
+def redact_hidden_lines(cell: NotebookNode, pattern: Optional[Pattern[str]]) -> NotebookNode:
+    """The cell's outputs (streams, displayed and returned values, error values; the tracebacks of
+    cells without hidden tests) with hidden-test lines replaced by ``HIDDEN_LINE``."""
+    if not pattern or cell.get("cell_type") != "code":
+        return cell
+    keep_traceback = strip_hidden_tests(cell.get("source", ""))[1]
+    for out in cell.get("outputs", []):
+        if "text" in out:
+            out["text"] = redact_text(_joined(out["text"]), pattern)
+        for mime, value in (out.get("data") or {}).items():
+            if isinstance(value, (str, list)) and mime not in BINARY_MIMES:
+                out["data"][mime] = redact_text(_joined(value), pattern)
+        if out.get("output_type") == "error":
+            out["evalue"] = redact_text(out.get("evalue", ""), pattern)
+            if not keep_traceback:
+                out["traceback"] = [redact_text(line, pattern) for line in out.get("traceback", [])]
+    return cell
+
+
+def _joined(value) -> str:
+    return "".join(value) if isinstance(value, list) else value
 
 
 class _CellRule(NbGraderPreprocessor):

@@ -11,9 +11,9 @@ Groups: runaway code (loops, sleeps, memory, fork bomb, crashes, exits); the san
 (reading the reference, hidden tests, solutions, gradebook, the grader's /tmp, home and /proc;
 network; writing outside; links planted in the job folder); cheating the checks (rebinding or
 patching ``matches_reference``, ``numpy.allclose``, ``sys.modules``, ``AssertionError``,
-tracebacks, streams, emissions, record mode); floods (output, displays, a printing thread); and
-notebook shape (test cells deleted, duplicated or edited, metadata stripped, a "Copy of" name,
-corrupted JSON, nbformat 3, warnings on stderr).
+tracebacks, streams, emissions, record mode, printing the hidden tests' source); floods (output,
+displays, a printing thread); and notebook shape (test cells deleted, duplicated or edited,
+metadata stripped, a "Copy of" name, corrupted JSON, nbformat 3, warnings on stderr).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from typing import Callable, Dict, Optional, Tuple, Union
 import nbformat
 from nbformat import NotebookNode
 
+from autograder.preprocessors import HIDDEN_LINE
 from autograder.submissions import fill_solutions
 from labfactory import TINY_LAB
 
@@ -63,6 +64,11 @@ RIGHT_ADD = "def add(a, b):\n    return a + b"
 SNEAKY = "import numpy as np\ndef add(a, b):\n    return a + b if np.ndim(a) == 0 else a * b"   # wrong on hidden
 VISIBLY_WRONG = "import numpy as np\ndef add(a, b):\n    return a + b if np.ndim(a) else a - b"  # wrong on visible
 WRONG_ADD = "def add(a, b):\n    return a - b"
+PRINT_SOURCE = """import inspect
+def add(a, b):
+    print(get_ipython().user_ns['In'][-1])
+    print(inspect.getsource(inspect.currentframe().f_back))
+    return a + b"""
 
 
 def answered(w: World, add: Optional[str] = None, scale: Optional[str] = None) -> NotebookNode:
@@ -324,6 +330,10 @@ def kinds() -> Tuple[Kind, ...]:
             "os.environ['SEQLAB_REFERENCE_STORE'] = os.path.expanduser('~/mine.pkl')\n" + SNEAKY),
           add="missing", scale="missing", score=0),
         K("deep_json_emit", "writes a 100,000-deep JSON line to the emit file, answers right", answers(DEEP_EMIT)),
+        K("print_hidden_source", "add prints the running test's source (In[-1], its caller's frame); a later "
+          "cell prints all of In and raises it, answers right",
+          plus("test_add", "print('\\n'.join(In))\nraise RuntimeError('\\n'.join(In))", add=PRINT_SOURCE),
+          shows=(HIDDEN_LINE,)),
         # floods
         K("huge_output", "prints 100 MB", plus("add", "print('x' * 100_000_000)"), shows=("[output cut",)),
         K("display_flood", "a cell with 10,000 display outputs",

@@ -1,10 +1,13 @@
 """Tests of autograder/preprocessors.py: pure rules on single cells, then the real pipeline."""
 from __future__ import annotations
 
+import json
+
 import nbformat
 from nbgrader.utils import determine_grade
 
-from autograder.preprocessors import demote_stderr, hide_hidden_tests, strip_hidden_tests
+from autograder.preprocessors import (HIDDEN_LINE, demote_stderr, hidden_lines_pattern, hide_hidden_tests,
+                                      redact_hidden_lines, redact_text, strip_hidden_tests)
 from labfactory import HIDDEN_MARK, TINY_LAB, grade_cell, plain_cell
 
 
@@ -80,3 +83,34 @@ def test_warning_test_cell_scores_full_when_autograded(graded):
     stderr = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stderr")
     assert "progress..." in stderr and "UserWarning" in stderr
     assert HIDDEN_MARK not in stderr
+
+
+def hidden_test_cell() -> nbformat.NotebookNode:
+    return grade_cell("t", "assert add(1, 2) == 3\n### BEGIN HIDDEN TESTS\n"
+                           f"{HIDDEN_MARK} = np.arange(3.0)\nmatches_reference('k', add({HIDDEN_MARK}, 1))\n"
+                           "x = 1\n### END HIDDEN TESTS", points=2)
+
+
+def test_printed_hidden_source_is_redacted_everywhere_it_can_show():
+    """Are hidden-test lines a submission printed, displayed or raised replaced, other text kept?"""
+    pattern = hidden_lines_pattern([hidden_test_cell()])
+    leak = f"before\n    {HIDDEN_MARK} = np.arange(3.0)\nafter"
+    later = plain_cell("later", "print(In)")
+    later.outputs = [stream("stdout", leak), error(evalue=leak),
+                     nbformat.v4.new_output("execute_result", data={"text/plain": [repr(leak)], "image/png": "iVBOR"})]
+    out = redact_hidden_lines(later, pattern).outputs
+    assert out[0].text == f"before\n{HIDDEN_LINE}\nafter"
+    assert out[1].evalue == f"before\n{HIDDEN_LINE}\nafter"
+    assert out[2].data["text/plain"] == HIDDEN_LINE and out[2].data["image/png"] == "iVBOR"
+    assert HIDDEN_MARK not in json.dumps(out)
+
+
+def test_redaction_spares_visible_and_short_lines_and_hidden_tracebacks():
+    """Are visible test lines and short generic lines ('x = 1') kept, and a hidden cell's traceback left for the TA?"""
+    cell = hidden_test_cell()
+    pattern = hidden_lines_pattern([cell])
+    assert redact_text("assert add(1, 2) == 3\nx = 1", pattern) == "assert add(1, 2) == 3\nx = 1"
+    cell.outputs = [nbformat.v4.new_output("error", ename="ReferenceMismatch", evalue="hidden case k",
+                                           traceback=[f"----> 4 matches_reference('k', add({HIDDEN_MARK}, 1))"])]
+    assert HIDDEN_MARK in redact_hidden_lines(cell, pattern).outputs[0].traceback[0]
+    assert hidden_lines_pattern([plain_cell("c", "print(1)")]) is None
