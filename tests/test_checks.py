@@ -52,6 +52,18 @@ def test_message_names_element_values_and_error():
     assert "h[1, 2] = 0.5 but expected 1" in msg and "max relative error" in msg and "1 of 6" in msg
 
 
+def test_message_adds_the_largest_difference_when_the_first_is_slight():
+    """When the first wrong entry is off only slightly, does the message also show the glaring one?"""
+    e = np.array([[0.434759, 0.5, 0.0]])
+    a = np.array([[0.434754, 0.5, 0.2]])
+    msg = fails(name="weights", actual=a, expected=e, rtol=1e-7)
+    assert "weights[0, 0] = 0.434754" in msg
+    assert "the largest difference is at weights[0, 2]: 0.2 against 0" in msg
+    b = e.copy()
+    b[0, 1] = 0.6
+    assert "largest difference" not in fails(name="weights", actual=b, expected=e)
+
+
 def test_time_pattern_first_step_only():
     """When only the first time step is right, does the message ask about carrying h forward?"""
     e = rng.normal(size=(2, 4, 3))
