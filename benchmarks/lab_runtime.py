@@ -28,7 +28,8 @@ TARGETS = {"01_rnn": (180, 30), "02_lstm_gru": (240, 30), "03_word_embeddings": 
 
 def run_once(path: Path, autograde: bool, save: Path | None = None) -> float:
     nb = nbformat.read(path, as_version=4)
-    env = dict(os.environ, MPLBACKEND="Agg")
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # the kernel's inline backend, as in Jupyter: plots are drawn and timed
     env.pop("NBGRADER_EXECUTION", None)
     if autograde:
         env["NBGRADER_EXECUTION"] = "autograde"
