@@ -38,6 +38,7 @@ benchmarks: setup
 	$(BIN)/python benchmarks/recurrent_vs_torch.py --cell lstm
 	$(BIN)/python benchmarks/word2vec_vs_gensim.py
 	$(BIN)/python benchmarks/seq2seq_accuracy.py dates
+	$(BIN)/python benchmarks/lab_runtime.py 04_attention
 	$(BIN)/python benchmarks/music_validity.py
 	$(BIN)/python benchmarks/mha_vs_torch.py
 	$(BIN)/python benchmarks/autograde_throughput.py

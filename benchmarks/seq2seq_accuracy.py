@@ -15,8 +15,9 @@ Runs the lab's own cells (setup, solutions, model and training helpers) outside 
            cosine learning rate over the wall-clock budget.
 
 Measured on the course's 2-core CPU, 30 minutes (--minutes 30), WER greedy / beam 5 on the 3,000
-test words: lstm 28.3% / 27.8% (one thread, beside another run); lab 31.2% / 30.8% (--threads 2,
-alone) and 31.8% / 31.7% (one thread, beside another run). The lab's model overfits first: its
+test words: lstm 28.0% / 28.0% (one thread, alone; 26,703 steps) and 28.3% / 27.8% (one thread, beside
+another run, on a slower machine); lab 32.1% / 31.9% (one thread, alone; 12,479 steps), 31.2% / 30.8%
+(--threads 2, alone) and 31.8% / 31.7% (one thread, beside another run). The lab's model overfits first: its
 training loss falls to 0.08 while the validation WER stalls near 30%.
 
     python benchmarks/seq2seq_accuracy.py dates [--steps 900]
