@@ -219,6 +219,14 @@ MUTANTS = [
                                              "    w = torch.softmax(e, dim=1) * mask\n"
                                              "    context = torch.einsum('nt,ntd->nd', w, keys)")),
     Mutant.of("multiplicative_attention", "einsum with -1e9 fill", False, multiplicative_attention=_mult(MULT_RIGHT)),
+    Mutant.of("multiplicative_attention", "keys projected by W^T instead of the query", False,
+              multiplicative_attention="""
+def multiplicative_attention(query, keys, mask, W=None):
+    k = keys if W is None else keys @ W.T      # q W k^T = q (k W^T)^T
+    e = (k * query[:, None, :]).sum(-1).masked_fill(~mask, float("-inf"))
+    w = e.softmax(-1)
+    return (w[:, :, None] * keys).sum(1), w
+"""),
     # decoder_step
     Mutant.of("decoder_step", "concatenation order swapped in the GRU input", True, decoder_step=_step(
         "    context, weights = model.attend(h_prev, enc_out, src_mask)\n"
@@ -249,6 +257,8 @@ MUTANTS = [
               seq2seq_loss=_loss("    return (nll * m).sum() / m.sum()", feed="tgt_out[:, t]")),
     Mutant.of("seq2seq_loss", "explicit log-softmax and mask", False,
               seq2seq_loss=_loss("    return (nll * m).sum() / m.sum()")),
+    Mutant.of("seq2seq_loss", "cross-entropy with ignore_index=PAD", False, seq2seq_loss=_loss(
+        "    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=PAD)")),
     # greedy_decode
     Mutant.of("greedy_decode", "keeps the eos", True, greedy_decode=_greedy(GREEDY_LOOP.replace(
         "                    alive[n] = False", "                    alive[n] = False\n                    out[n].append(eos)"))),
@@ -302,6 +312,10 @@ def greedy_decode(step, state, bos, eos, max_len):
     Mutant.of("corpus_bleu", "counts not clipped", True, corpus_bleu=_bleu(clip="c if ref_max[g] else 0")),
     Mutant.of("corpus_bleu", "clipped by the sum over references", True, corpus_bleu=_bleu(merge="sum")),
     Mutant.of("corpus_bleu", "shortest reference length", True, corpus_bleu=_bleu(rlen="min(refs, key=len)")),
+    Mutant.of("corpus_bleu", "median reference length", True,
+              corpus_bleu=_bleu(rlen="sorted(refs, key=len)[len(refs) // 2]")),
+    Mutant.of("corpus_bleu", "brevity penalty when c >= r (the same at c = r)", False,
+              corpus_bleu=_bleu(bp="1.0 if c_len >= r_len else math.exp(1 - r_len / c_len)")),
     Mutant.of("corpus_bleu", "average of sentence BLEU", True, corpus_bleu=BLEU_SENTENCE_AVG),
     Mutant.of("corpus_bleu", "explicit loops and max()", False, corpus_bleu=_bleu()),
 ]
