@@ -100,7 +100,8 @@ def check_close(name: str, actual, expected, *, rtol: float = 1e-7, atol: float 
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         raise CheckFailed(f"{name}{_idx(bad)} is {a[bad]}: the output holds NaN or inf. "
                           "Look for exp() of a large number (subtract the max first), log(0), or 0/0.")
-    bad = np.abs(a - e) > atol + rtol * (np.abs(a) + np.abs(e))
+    diff = np.abs(a - e)
+    bad = diff > atol + rtol * (np.abs(a) + np.abs(e))
     err = _rel(a, e)
     if not bad.any():
         return err
@@ -108,11 +109,11 @@ def check_close(name: str, actual, expected, *, rtol: float = 1e-7, atol: float 
     got, want = _distinct(a[first], e[first])
     msg = (f"{name}{_idx(first)} = {got} but {what} {want}; max relative error "
            f"{err:.2g} ({int(bad.sum())} of {bad.size} entries wrong)")
-    worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.where(bad, np.abs(a - e), -1.0)), a.shape))
-    if worst != first and abs(a[worst] - e[worst]) > 10 * abs(a[first] - e[first]):
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.where(bad, diff, -1.0)), a.shape))
+    if diff[worst] > 10 * diff[first]:
         # the first wrong entry can be a knock-on effect, off in the 5th digit: show the glaring one too
-        got, want = _distinct(a[worst], e[worst])
-        msg += f"; the largest difference is at {name}{_idx(worst)}: {got} against {want}"
+        w_got, w_want = _distinct(a[worst], e[worst])
+        msg += f"; the largest difference is at {name}{_idx(worst)}: {w_got} against {w_want}"
     notes = _diagnose(a, e, rtol, suspects)
     if time_axis is not None and not notes:
         notes += _time_pattern(a, e, bad, time_axis, rtol, {**TIME_HINTS, **(time_hints or {})})
