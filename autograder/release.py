@@ -13,11 +13,13 @@ The repository address in the badge and setup cell comes only from ``autograder.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import pickle
 import shutil
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -28,6 +30,7 @@ from . import settings
 from .course import (DEFAULT_CELL_TIMEOUT, KERNEL_ARGUMENTS, GradingError, check, find_repo,
                      grading_template, hidden_cases, nbgrader_env, open_api, reference_store,
                      release_notebook, source_notebook)
+from .rules import is_grade_cell
 
 HEADER_ID = "seqlab-header"
 SETUP_ID = "seqlab-colab-setup"
@@ -138,6 +141,11 @@ def record_reference(r: Release) -> None:
     if not store.exists():
         store.parent.mkdir(parents=True, exist_ok=True)
         store.write_bytes(pickle.dumps({}))  # a lab without hidden reference cases
+    source = nbformat.read(str(r.course / "source" / r.lab / f"{r.lab}.ipynb"), as_version=4)
+    unrecorded = [_grade_id(c) for c in source.cells if is_grade_cell(c) and not cases.get(_grade_id(c))]
+    if unrecorded:
+        raise GradingError(f"grade cells of {r.lab} recorded no hidden case: {unrecorded}. Every graded "
+                           "function needs matches_reference or matches_distribution calls in its hidden tests")
     hidden_cases(r.course, r.lab).write_text(json.dumps(cases, indent=1, sort_keys=True) + "\n")
 
 
@@ -223,6 +231,34 @@ def _failed_cell(nb: nbformat.NotebookNode) -> str:
 
 # --- labs/ ----------------------------------------------------------------------------------
 
+# Calls in a grade cell's hidden tests that record a case the grader compares outside the kernel.
+RECORDING_CALLS = ("matches_reference", "matches_distribution")
+
+
+def check_source(path: Path) -> List[str]:
+    """What an instructor must fix in a source notebook before it can be graded: a grade cell whose
+    hidden tests record no case (its score would rest on the kernel's word), an unreadable
+    ``check_rules`` declaration, or a reference that breaks its own rules."""
+    from .preprocessors import BEGIN_HIDDEN, END_HIDDEN
+    from .rules import check_declarations
+
+    nb = nbformat.read(str(path), as_version=4)
+    problems = []
+    for cell in nb.cells:
+        if not is_grade_cell(cell):
+            continue
+        source = cell.source
+        hidden = source.split(BEGIN_HIDDEN, 1)[1].split(END_HIDDEN, 1)[0] if BEGIN_HIDDEN in source else ""
+        try:
+            calls = {n.func.id for n in ast.walk(ast.parse(textwrap.dedent(hidden)))
+                     if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        except SyntaxError:
+            calls = set()
+        if not calls & set(RECORDING_CALLS):
+            problems.append(f"{path.stem}: grade cell {_grade_id(cell)!r} has no hidden case (call "
+                            f"{' or '.join(RECORDING_CALLS)} in its hidden tests)")
+    return problems + check_declarations(nb.cells, path.stem)
+
 def sync_labs(repo: Optional[os.PathLike] = None, labs: Optional[Sequence[str]] = None,
               check: bool = False) -> List[Path]:
     """Regenerate ``labs/<lab>.ipynb`` from ``solutions/``; returns the files that differed.
@@ -245,6 +281,9 @@ def sync_labs(repo: Optional[os.PathLike] = None, labs: Optional[Sequence[str]] 
             target.write_bytes(fresh)
     orphans = [] if labs else sorted(p for p in (repo / "labs").glob("*.ipynb")
                                      if not (repo / "solutions" / p.name).exists())
+    unsound = [line for lab in names for line in check_source(repo / "solutions" / f"{lab}.ipynb")]
+    if unsound:
+        raise GradingError("solutions/ breaks the grading rules:\n  " + "\n  ".join(unsound))
     if check and (stale or orphans):
         lines = [f"labs/{p.name} differs from what solutions/{p.name} generates" for p in stale]
         lines += [f"labs/{p.name} has no solutions/{p.name}: delete it" for p in orphans]

@@ -96,14 +96,25 @@ def _same(a: str, b: str) -> bool:
 
 def with_hidden_tests(released: NotebookNode, source: NotebookNode) -> NotebookNode:
     """The grading template: the released notebook with each locked cell's full source from
-    ``source`` (its hidden tests back in), the solution cells left as stubs."""
+    ``source`` (its hidden tests back in, each opening with a ``hidden_stage`` mark so that an error
+    there is reported as a hidden case's), the solution cells left as stubs."""
     full = {nbgrader_meta(c).get("grade_id"): c for c in source.cells if nbgrader_meta(c).get("grade_id")}
     template = copy.deepcopy(released)
     for cell in template.cells:
         gid = nbgrader_meta(cell).get("grade_id")
         if gid in full and not nbgrader_meta(cell).get("solution"):
-            cell.source = full[gid].source
+            cell.source = _mark_hidden_stage(cell_text(full[gid].source), gid)
     return template
+
+
+def _mark_hidden_stage(source: str, grade_id: str) -> str:
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip() == "### BEGIN HIDDEN TESTS":
+            indent = line[:len(line) - len(line.lstrip())]
+            lines.insert(i + 1, f"{indent}from seqlab.grading import hidden_stage; hidden_stage({grade_id!r})")
+            break
+    return "\n".join(lines)
 
 
 @dataclass

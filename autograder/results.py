@@ -19,7 +19,9 @@ from typing import Dict, List, Optional
 STATUSES: Dict[str, str] = {
     "passed": "the visible tests ran without error and every hidden case matched the reference",
     "failed": "a visible test raised an error",
-    "hidden_failed": "a hidden case differed from the reference",
+    "hidden_failed": "a hidden case (other shapes or inputs) raised an error or differed from the reference",
+    "forbidden": "the part's code calls a test helper or a shortcut the part forbids (checked on the code, "
+                 "outside the kernel)",
     "missing": "a hidden case was never reached (the cell stopped early or the check was bypassed)",
     "timeout": "the cell ran past its time limit and was stopped",
     "memory": "the cell ran out of memory",

@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from seqlab.grading import ReferenceMismatch, compare, decode
+from seqlab.grading import ReferenceMismatch, compare, decode, stage_key
 
 from .results import TestResult
 from .runner import CellRun
@@ -67,14 +67,35 @@ def grade_cells(nb) -> List[Tuple[int, str, float]]:
     return found
 
 
+# Errors raised by the labs' checks: in a hidden case their text would show expected values.
+CHECK_ERRORS = ("CheckFailed", "AssertionError", "ReferenceMismatch")
+
+
 def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
                emitted: Mapping[str, Any], reference: Mapping[str, Any],
-               tolerances: Optional[Mapping[str, Sequence[float]]] = None) -> TestResult:
-    """The verdict for one grade cell (see the module docstring for the rule)."""
+               tolerances: Optional[Mapping[str, Sequence[float]]] = None,
+               broken: Optional[str] = None, stage: str = "visible") -> TestResult:
+    """The verdict for one grade cell (see the module docstring for the rule). ``broken`` is the
+    static rule the part's code breaks (``autograder.rules``), which costs the points whatever ran;
+    ``stage`` is where an error was raised: "visible", "hidden" or "unknown" (``error_stage``)."""
     def result(status: str, message: str = "") -> TestResult:
         return TestResult(name, points if status == "passed" else 0.0, points, status,
                           _short(message), round(run.seconds, 3))
 
+    if broken:
+        return result("forbidden", broken)
+    hidden = stage == "hidden" or stage_key(name) in emitted
+    ename = run.error.split(":", 1)[0].strip()
+    if run.status == "error" and not OUT_OF_MEMORY.search(run.error) and (hidden or stage == "unknown"):
+        # a hidden case raised: say so, never with the check's expected values (nor when it is
+        # unknown where a check failed: the submission hid its traceback)
+        if ename in CHECK_ERRORS:
+            where = "a hidden case (other shapes or inputs)" if hidden else "a test (its traceback was hidden)"
+            return result("hidden_failed" if hidden else "failed",
+                          f"{where} differs from the reference: test your function on other shapes, "
+                          "batch size 1 and length 1")
+        if hidden:
+            return result("hidden_failed", f"a hidden case (other shapes or inputs) raised {run.error}")
     if run.status == "error":
         if OUT_OF_MEMORY.search(run.error):
             return result("memory", run.error + "\n(the kernel ran out of memory: look for a "
@@ -103,13 +124,35 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
 
 def score(nb, runs: Mapping[int, CellRun], cases: Mapping[str, Sequence[str]],
           emitted: Mapping[str, Any], reference: Mapping[str, Any],
-          tolerances: Optional[Mapping[str, Sequence[float]]] = None) -> List[TestResult]:
-    """Every grade cell of ``nb``, scored."""
+          tolerances: Optional[Mapping[str, Sequence[float]]] = None,
+          broken: Optional[Mapping[str, str]] = None) -> List[TestResult]:
+    """Every grade cell of ``nb``, scored; ``broken`` maps grade ids to the static rule broken."""
     tests = []
     for index, name, points in grade_cells(nb):
         run = runs.get(index, CellRun(index, "not_run", "not run"))
-        tests.append(score_cell(name, points, run, cases.get(name, ()), emitted, reference, tolerances))
+        tests.append(score_cell(name, points, run, cases.get(name, ()), emitted, reference, tolerances,
+                                (broken or {}).get(name), error_stage(nb.cells[index])))
     return tests
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-[^>]*>|File <[^>]*>), line (\d+)")
+
+
+def error_stage(cell) -> str:
+    """Where in a grade cell its error was raised, from the traceback's line in that cell: "hidden"
+    (at or after ``### BEGIN HIDDEN TESTS``), "visible", or "unknown" (no traceback to read)."""
+    lines = str(cell.get("source", "")).split("\n")
+    begin = next((i + 1 for i, line in enumerate(lines) if "### BEGIN HIDDEN TESTS" in line), None)
+    for out in cell.get("outputs", []):
+        if out.get("output_type") != "error":
+            continue
+        trace = ANSI.sub("", "\n".join(str(t) for t in out.get("traceback") or []))
+        found = CELL_LINE.search(trace)
+        if found is None:
+            return "unknown"
+        return "hidden" if begin is not None and int(found.group(1)) > begin else "visible"
+    return "visible"
 
 
 def _short(message: str) -> str:

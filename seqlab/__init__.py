@@ -20,6 +20,7 @@ _EXPORTS = {
     "check_close": "seqlab.checks",
     "check_implemented": "seqlab.checks",
     "passed": "seqlab.checks",
+    "check_rules": "seqlab.rules",
     "seed_everything": "seqlab.runtime",
     "get_device": "seqlab.runtime",
     "budget": "seqlab.runtime",

@@ -28,7 +28,7 @@ import json
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, List, Optional
 
 import numpy as np
 
@@ -36,8 +36,8 @@ STORE_ENV = "SEQLAB_REFERENCE_STORE"
 MODE_ENV = "SEQLAB_REFERENCE_MODE"
 EMIT_ENV = "SEQLAB_EMIT_FILE"
 
-__all__ = ["matches_reference", "compare", "encode", "decode", "tolerances_path", "STORE_ENV", "MODE_ENV",
-           "EMIT_ENV"]
+__all__ = ["matches_reference", "matches_distribution", "hidden_stage", "compare", "encode", "decode",
+           "tolerances_path", "stage_key", "STORE_ENV", "MODE_ENV", "EMIT_ENV"]
 
 
 class ReferenceMismatch(AssertionError):
@@ -78,7 +78,58 @@ def matches_reference(key: str, value: Any, *, rtol: float = 1e-5, atol: float =
         raise RuntimeError(f"no reference outputs at {path}: release the lab again to record them")
     if key not in store:
         raise RuntimeError(f"hidden case {key!r} was not recorded: release the lab again")
-    _compare(key, _to_numpy(value), store[key], rtol, atol)
+    compare(key, value.draws if isinstance(value, _Draws) else value, store[key], rtol=rtol, atol=atol)
+
+
+def matches_distribution(key: str, draws: Any, model: Any, *, kind: str) -> None:
+    """A hidden case for a random function: ``draws`` it made, judged against ``model``.
+
+    The recording keeps only ``model`` (what the draws should follow, computed by the reference
+    notebook's oracle); a graded kernel emits only ``draws``; the grader runs the ``kind`` check
+    (``DISTRIBUTIONS``) in its own process. Every valid way of drawing passes, whatever seed or
+    order of random calls it uses; a wrong distribution fails. Kinds:
+    - "next_token": draws is a list of token sequences; model is {"prefixes": {prefix tuple:
+      probabilities of the next token}, "stop": the end token (or None), "max_len": int}. The next
+      token after each listed prefix is compared with its probabilities (a sequence that ends
+      there drew ``stop``).
+    - "windows": draws is a list of (x, y) batches of shape (B, T); model is {"data": 1-D array
+      whose windows are all distinct, "seq_len": T}. Each row of x must be a window data[s:s+T]
+      and y the same window one step on; the starts must spread over every valid position.
+    """
+    if kind not in DISTRIBUTIONS:
+        raise ValueError(f"unknown distribution check {kind!r}: one of {sorted(DISTRIBUTIONS)}")
+    if os.environ.get(MODE_ENV) == "emit":
+        _emit(os.environ.get(EMIT_ENV), key, draws)
+        return
+    recorded = {"__distribution__": kind, "model": _to_numpy(model)}
+    if os.environ.get(MODE_ENV) == "record" and os.environ.get(STORE_ENV):
+        path = Path(os.environ[STORE_ENV])
+        if key not in (_load(path) if path.exists() else {}):
+            matches_reference(key, recorded)
+            return
+    if not os.environ.get(STORE_ENV):
+        return
+    matches_reference(key, _Draws(draws))
+
+
+def stage_key(grade_id: str) -> str:
+    """The emitted key that says a grade cell's hidden part began."""
+    return f"__stage__/{grade_id}"
+
+
+def hidden_stage(grade_id: str) -> None:
+    """Mark the start of a grade cell's hidden part (the grader inserts this call), so that an
+    error after it is reported as a hidden case's, not a visible test's. It only names the stage
+    in the message; it never earns points."""
+    if os.environ.get(MODE_ENV) == "emit" and os.environ.get(EMIT_ENV):
+        _emit(os.environ.get(EMIT_ENV), stage_key(grade_id), True)
+
+
+class _Draws:
+    """Draws passed to a compare-mode ``matches_reference`` (a kernel run by hand with a store)."""
+
+    def __init__(self, draws: Any):
+        self.draws = draws
 
 
 def tolerances_path(store: Path) -> Path:
@@ -88,6 +139,9 @@ def tolerances_path(store: Path) -> Path:
 
 def compare(key: str, got: Any, want: Any, *, rtol: float = 1e-5, atol: float = 1e-7) -> None:
     """Check an emitted output ``got`` against the recorded ``want`` (raises ReferenceMismatch)."""
+    if isinstance(want, dict) and "__distribution__" in want:
+        DISTRIBUTIONS[str(want["__distribution__"])](key, got, want["model"])
+        return
     _compare(key, _to_numpy(got), want, rtol, atol)
 
 
@@ -205,3 +259,115 @@ def _compare(where: str, got: Any, want: Any, rtol: float, atol: float) -> None:
         raise ReferenceMismatch(
             f"hidden case {where}: {int(bad.sum())} of {bad.size} entries differ from the reference "
             f"(first at index {first}, max relative error {float(err.max()):.2g})")
+
+
+# --- distribution checks (run by the grader on emitted draws) ----------------------------------
+
+# A frequency is wrong when it is this many binomial standard deviations (plus SLACK) from its
+# probability: about 6e-7 false alarms per comparison, so a class of hundreds never sees one.
+Z_LIMIT = 5.0
+SLACK = 2e-3
+# The fewest draws that must reach a prefix for its next-token frequencies to be judged.
+MIN_DRAWS = 50
+
+
+def _frequencies_fit(counts: np.ndarray, probs: np.ndarray) -> Optional[int]:
+    """The token whose count is furthest out of line with ``probs``, or None when all fit."""
+    n = counts.sum()
+    freq = counts / n
+    limit = Z_LIMIT * np.sqrt(probs * (1 - probs) / n) + SLACK
+    excess = np.abs(freq - probs) - limit
+    return int(np.argmax(excess)) if (excess > 0).any() else None
+
+
+def _as_tokens(where: str, draw: Any) -> List[int]:
+    if isinstance(draw, np.ndarray):
+        draw = draw.tolist()
+    if not isinstance(draw, (list, tuple)) or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool)
+                                                     for t in draw):
+        raise ReferenceMismatch(f"hidden case {where}: a draw is not a sequence of integer token ids")
+    return [int(t) for t in draw]
+
+
+def _check_next_token(where: str, draws: Any, model: Any) -> None:
+    if not isinstance(draws, (list, tuple)) or not draws:
+        raise ReferenceMismatch(f"hidden case {where}: expected a list of drawn sequences")
+    stop = model.get("stop")
+    stop = None if stop is None else int(stop)
+    max_len = int(model["max_len"])
+    sequences = [_as_tokens(where, d) for d in draws]
+    for seq in sequences:
+        if len(seq) > max_len:
+            raise ReferenceMismatch(f"hidden case {where}: a draw has {len(seq)} tokens, more than "
+                                    f"max_len = {max_len}")
+        if stop is not None and stop in seq:
+            raise ReferenceMismatch(f"hidden case {where}: a draw contains the end token {stop}")
+    for prefix, probs in model["prefixes"].items():
+        prefix = tuple(int(t) for t in np.atleast_1d(prefix)) if np.size(prefix) else ()
+        probs = np.asarray(probs, dtype=np.float64)
+        counts = np.zeros(len(probs))
+        k = len(prefix)
+        for seq in sequences:
+            if tuple(seq[:k]) != prefix or len(seq) < k:
+                continue
+            if len(seq) > k:
+                token = seq[k]
+            elif stop is not None and k < max_len:
+                token = stop
+            else:
+                continue        # cut off by max_len: no next token drawn
+            if not 0 <= token < len(probs):
+                raise ReferenceMismatch(f"hidden case {where}: token id {token} is outside 0..{len(probs) - 1}")
+            counts[token] += 1
+        if counts.sum() < MIN_DRAWS:
+            continue            # too few draws reached this prefix to judge (its parent was judged)
+        bad = _frequencies_fit(counts, probs)
+        if bad is not None:
+            after = f"after the tokens {list(prefix)}" if prefix else "as the first token"
+            raise ReferenceMismatch(
+                f"hidden case {where}: token {bad} was drawn {counts[bad] / counts.sum():.3f} of the time "
+                f"{after} over {int(counts.sum())} draws, too far from the model's distribution: check "
+                "the temperature, the softmax and which hidden state you sample from")
+
+
+def _check_windows(where: str, draws: Any, model: Any) -> None:
+    data = np.asarray(model["data"]).ravel()
+    T = int(model["seq_len"])
+    valid = len(data) - T          # starts 0 .. valid - 1 leave room for the shifted target
+    starts = {tuple(data[s:s + T].tolist()): s for s in range(valid)}
+    if not isinstance(draws, (list, tuple)) or not draws:
+        raise ReferenceMismatch(f"hidden case {where}: expected a list of (x, y) batches")
+    seen = []
+    for batch in draws:
+        if not isinstance(batch, (list, tuple)) or len(batch) != 2:
+            raise ReferenceMismatch(f"hidden case {where}: a batch is not a pair (x, y)")
+        x, y = (np.asarray(a) for a in batch)
+        if x.ndim != 2 or x.shape[1] != T or y.shape != x.shape:
+            raise ReferenceMismatch(f"hidden case {where}: batch shapes {x.shape} and {y.shape}, expected "
+                                    f"(B, {T}) each")
+        for row_x, row_y in zip(x.tolist(), y.tolist()):
+            s = starts.get(tuple(row_x))
+            if s is None:
+                raise ReferenceMismatch(f"hidden case {where}: a row of x is not a window of the data that "
+                                        "leaves room for its target (is the last start position off by one?)")
+            if row_y != data[s + 1:s + T + 1].tolist():
+                raise ReferenceMismatch(f"hidden case {where}: y is not x shifted one step to the left")
+            seen.append(s)
+    seen = np.asarray(seen)
+    n = len(seen)
+    bins = min(10, valid)
+    counts = np.bincount(seen * bins // valid, minlength=bins)
+    edges = np.arange(bins + 1) * valid / bins
+    probs = np.diff(np.ceil(edges)) / valid          # share of start positions in each bin
+    bad = _frequencies_fit(counts.astype(float), probs)
+    if bad is not None:
+        raise ReferenceMismatch(f"hidden case {where}: over {n} rows, {counts[bad]} start in the "
+                                f"{bad + 1}th tenth of the valid positions, far from uniform: draw every "
+                                "start from 0 to len(data) - T - 1 with equal chance")
+    never = sorted(set(range(valid)) - set(seen.tolist()))
+    if never and n >= 20 * valid:       # each start expected at least 20 times: none should be missing
+        raise ReferenceMismatch(f"hidden case {where}: over {n} rows, {len(never)} valid start position(s) "
+                                f"were never drawn (the last valid start is len(data) - T - 1)")
+
+
+DISTRIBUTIONS = {"next_token": _check_next_token, "windows": _check_windows}

@@ -3,8 +3,9 @@
 nbgrader gives a test cell its points when it runs without an error, and none otherwise. This
 harness applies the same rule without a kernel: it executes the setup and exercise cells of the
 reference notebook in one namespace, swapping in replacement code for named solution cells, and
-records which grade cells raise. It stops after the last grade cell, so the lab's training payoff
-is not run. It trusts the code it runs (ours), so it is for tests, never for student submissions;
+records which grade cells raise. As the autograder does, a part whose code breaks the lab's static
+rules (``autograder.rules``: calls a test helper or a forbidden shortcut) earns nothing, whatever
+ran. It stops after the last grade cell, so the lab's training payoff is not run. It trusts the code it runs (ours), so it is for tests, never for student submissions;
 an end-to-end test checks that it agrees with the real nbgrader pipeline.
 """
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import itertools
 import json
+import linecache
 import os
 import re
 import warnings
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from autograder.rules import describe, violations
 from seqlab.grading import MODE_ENV, STORE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,6 +100,8 @@ def run_lab(lab: str, overrides: Mapping[str, str] | None = None, store: Path | 
     last = graded[until] if until is not None else max(graded.values())
     namespace: dict = {"__name__": "__main__"}
     results: dict[str, Outcome] = {}
+    edited = [dict(c, source=overrides.get(_meta(c).get("grade_id"), "".join(c["source"]))) for c in cells]
+    broken = {gid: describe(v) for gid, v in violations(edited).items()}
     env = {STORE_ENV: str(store) if store else "", MODE_ENV: "record" if record else ""}
     with _environ(env), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # a kernel prints warnings; it does not raise them
@@ -113,6 +119,8 @@ def run_lab(lab: str, overrides: Mapping[str, str] | None = None, store: Path | 
                              f"the cell's score ({score:g} of {points:g}): assign it (`_ = ...`)")
             except Exception as err:  # noqa: BLE001  (a failing cell is data here)
                 error, score = f"{type(err).__name__}: {err}", 0.0
+            if meta.get("grade") and meta["grade_id"] in broken:
+                error, score = f"forbidden: {broken[meta['grade_id']]}", 0.0
             if meta.get("grade") and cell["cell_type"] == "code":
                 results[meta["grade_id"]] = Outcome(score, points, error)
     return results
@@ -122,10 +130,15 @@ def _run_cell(source: str, name: str, namespace: dict):
     """Execute a cell as IPython does: return the value its last line shows (None if nothing)."""
     tree = ast.parse(source)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    exec(compile(tree, f"<{name}>", "exec"), namespace)
+    filename = f"<cell {name} {next(_CELLS)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # for inspect, as IPython
+    exec(compile(tree, filename, "exec"), namespace)
     if last is None:
         return None
     return eval(compile(ast.Expression(last.value), f"<{name}>", "eval"), namespace)
+
+
+_CELLS = itertools.count()
 
 
 def _partial_grade(value, max_points: float) -> float:

@@ -57,6 +57,7 @@ class Kind:
     scale: str = "passed"              # deserved status of test_scale (1 point)
     score: float = 3                   # deserved total
     shows: Tuple[str, ...] = ()        # text its autograded outputs must hold
+    says: Tuple[str, ...] = ()         # text its test results' messages must hold
     file: str = f"{TINY_LAB}.ipynb"    # file name inside the student's folder
 
 
@@ -190,6 +191,16 @@ threading.Thread(target=forge, daemon=True).start()
 DEEP_EMIT = ("import os\nwith open(os.environ['SEQLAB_EMIT_FILE'], 'a') as f:\n"
              "    f.write('{\"key\": \"tiny/scale/neg\", \"value\": ' + '[' * 100000 + ']' * 100000 + '}\\n')\n" + RIGHT_ADD)
 
+# Calling the tests' own oracle, directly or by a way around the name.
+AST_REWRITE = """import ast
+class ToOracle(ast.NodeTransformer):
+    def visit_Name(self, node):
+        return ast.copy_location(ast.Name('_test_add_oracle', node.ctx), node) if node.id == 'add' else node
+get_ipython().ast_transformers.append(ToOracle())"""
+COPY_EXPECTED = ("import numpy as np\n"
+                 "def check_close(name, actual, expected, **kw):\n    np.copyto(actual, expected)\n"
+                 "def add(a, b):\n    return a + b if np.ndim(a) == 0 else np.zeros_like(a)")
+
 SWAP_MODULES = ("import sys, types\nfake = types.ModuleType('seqlab.grading')\n"
                 "fake.matches_reference = lambda *a, **k: None\n"
                 "sys.modules['seqlab.grading'] = sys.modules['seqlab.checks'] = fake")
@@ -263,7 +274,9 @@ def kinds() -> Tuple[Kind, ...]:
         K("after_fork_bomb", "the honest answers, graded next on the fork bomb's worker", answers()),
         K("os_exit", "add calls os._exit", answers("import os\ndef add(a, b):\n    os._exit(0)"), add="died", score=1),
         K("segfault", "add dereferences NULL with ctypes", answers(
-            "import ctypes\ndef add(a, b):\n    return ctypes.string_at(0)"), add="died", score=1),
+            "import ctypes\ndef add(a, b):\n    return ctypes.string_at(0)"), add="forbidden", score=1),
+        K("segfault_elsewhere", "a cell of its own dereferences NULL with ctypes, after test_add", plus(
+            "test_add", "import ctypes\nctypes.string_at(0)"), scale="forbidden", score=2),
         K("sys_exit", "the solution cell ends with sys.exit(0); add calls exit()", answers(
             "import sys\ndef add(a, b):\n    exit()\n    return a + b\nsys.exit(0)")),
         K("systemexit_in_test", "add raises SystemExit", answers("def add(a, b):\n    raise SystemExit(0)"),
@@ -280,7 +293,7 @@ def kinds() -> Tuple[Kind, ...]:
             + RIGHT_ADD)),
         # the sandbox's walls
         K("steal_reference", "add returns the recorded reference if it can read it",
-          lambda w: answered(w, add=STEAL.format(ref=str(w.reference))), add="hidden_failed", score=1,
+          lambda w: answered(w, add=STEAL.format(ref=str(w.reference))), add="forbidden", score=1,
           shows=("PROBE-BLOCKED read",)),
         K("read_secrets", "reads and prints the reference, hidden tests, solutions, gradebook, canaries, /proc",
           plus("add", lambda w: read_probe(w.secrets), PROC_PROBE), shows=("PROBE-BLOCKED read",)),
@@ -294,25 +307,51 @@ def kinds() -> Tuple[Kind, ...]:
           plus("add", lambda w: PLANT.format(name="conn", target=str(w.escape_dir)))),
         # cheating the checks
         K("rebind_check", "matches_reference = a no-op, add wrong on hidden inputs", answers(
-            "matches_reference = lambda *a, **k: None\n" + SNEAKY), add="missing", scale="missing", score=0),
+            "matches_reference = lambda *a, **k: None\n" + SNEAKY), add="hidden_failed", scale="missing", score=0,
+          says=("a hidden case (other shapes or inputs) differs",)),
         K("patch_grading", "patches seqlab.grading's matches_reference and emitter, then re-imports", answers(
             "import seqlab.grading as g\ng.matches_reference = g._emit = lambda *a, **k: None\n"
-            "from seqlab.grading import matches_reference\n" + SNEAKY), add="missing", scale="missing", score=0),
+            "from seqlab.grading import matches_reference\n" + SNEAKY), add="hidden_failed", scale="missing", score=0,
+          says=("a hidden case (other shapes or inputs) differs",)),
         K("patch_allclose", "numpy.allclose always True, scale wrong", answers(scale=(
             "import numpy as np\nnp.allclose = lambda *a, **k: True\ndef scale(x, k):\n    return np.asarray(x) * k * 1.1")),
           scale="hidden_failed", score=2),
         K("swap_modules", "a cell before the setup swaps sys.modules['seqlab.grading'] for a fake", plus(
             None, SWAP_MODULES, add=SNEAKY, scale="def scale(x, k):\n    return np.asarray(x) * abs(k)"),
-          add="missing", scale="missing", score=0),
+          add="forbidden", scale="forbidden", score=0, says=("sys.modules",)),
         K("fake_assertion_error", "builtins.AssertionError replaced, add wrong", answers(
             "import builtins\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n" + WRONG_ADD),
-          add="failed", score=1),
+          add="forbidden", scale="forbidden", score=0),
+        K("call_oracle", "add returns the test's own oracle, _test_add_oracle", answers(
+            "def add(a, b):\n    return _test_add_oracle(a, b)"), add="forbidden", score=1,
+          says=("add calls _test_add_oracle, a test helper",)),
+        K("oracle_in_helper", "add calls a helper of the student's, in an added cell, that calls the oracle",
+          plus(None, "def helper(a, b):\n    return _test_add_oracle(a, b)",
+               add="def add(a, b):\n    return helper(a, b)"), add="forbidden", score=1),
+        K("oracle_by_name", "add finds the oracle through globals() with a computed name", answers(
+            "def add(a, b):\n    return globals()['_test_add_' + 'oracle'](a, b)"), add="forbidden", score=1,
+          says=("globals()",)),
+        K("oracle_by_pickle", "add unpickles a reference to the oracle", answers(
+            "import pickle\ndef add(a, b):\n    return pickle.loads(b'c__main__\\n_test_add_' + b'oracle\\n.')(a, b)"),
+          add="forbidden", score=1),
+        K("oracle_by_ast", "an IPython AST transformer rewrites add into the oracle in every later cell",
+          plus(None, AST_REWRITE, add=WRONG_ADD), add="forbidden", scale="forbidden", score=0,
+          says=("the code in cell 1",)),
+        K("copy_expected", "check_close rebound to copy the expected array into the student's, add zeros on arrays",
+          answers(COPY_EXPECTED), add="hidden_failed", score=1),
+        K("forbidden_shortcut", "scale uses np.multiply, which its part forbids", answers(
+            scale="def scale(x, k):\n    return np.multiply(x, k)"), scale="forbidden", score=2,
+          says=("numpy.multiply",)),
+        K("hidden_raise", "add raises IndexError on arrays only (the hidden case)", answers(
+            "import numpy as np\ndef add(a, b):\n    if np.ndim(a):\n        raise IndexError('no arrays')\n"
+            "    return a + b"), add="hidden_failed", score=1,
+          says=("a hidden case (other shapes or inputs) raised IndexError: no arrays",)),
         K("always_equal", "add returns an object equal to everything", answers(
             "class Anything:\n    def __eq__(self, other):\n        return True\ndef add(a, b):\n    return Anything()"),
           add="hidden_failed", score=1),
         K("hide_tracebacks", "showtraceback and sys.excepthook silenced, add wrong on the visible test", answers(
             "import sys\nget_ipython().showtraceback = lambda *a, **k: None\nsys.excepthook = lambda *a: None\n"
-            + VISIBLY_WRONG), add="missing", score=1),
+            + VISIBLY_WRONG), add="forbidden", scale="forbidden", score=0),
         K("close_stderr", "sys.stderr.close(), add wrong (the scale test's own stderr print then fails)",
           answers("import sys\nsys.stderr.close()\n" + WRONG_ADD), add="failed", scale="failed", score=0),
         K("redirect_streams", "os.dup2 of /dev/null over fds 1 and 2, sys.stdout/stderr to devnull, add wrong",
@@ -328,12 +367,12 @@ def kinds() -> Tuple[Kind, ...]:
         K("record_mode", "switches SEQLAB_REFERENCE_MODE to record, add wrong on hidden inputs", answers(
             "import os\nos.environ['SEQLAB_REFERENCE_MODE'] = 'record'\n"
             "os.environ['SEQLAB_REFERENCE_STORE'] = os.path.expanduser('~/mine.pkl')\n" + SNEAKY),
-          add="missing", scale="missing", score=0),
+          add="hidden_failed", scale="missing", score=0),
         K("deep_json_emit", "writes a 100,000-deep JSON line to the emit file, answers right", answers(DEEP_EMIT)),
         K("print_hidden_source", "add prints the running test's source (In[-1], its caller's frame); a later "
           "cell prints all of In and raises it, answers right",
           plus("test_add", "print('\\n'.join(In))\nraise RuntimeError('\\n'.join(In))", add=PRINT_SOURCE),
-          shows=(HIDDEN_LINE,)),
+          add="forbidden", score=1, shows=(HIDDEN_LINE,)),
         # floods
         K("huge_output", "prints 100 MB", plus("add", "print('x' * 100_000_000)"), shows=("[output cut",)),
         K("display_flood", "a cell with 10,000 display outputs",

@@ -45,22 +45,29 @@ def plain_cell(cell_id: str, code: str, markdown: bool = False) -> nbformat.Note
 
 
 def tiny_lab() -> nbformat.NotebookNode:
-    """Two graded functions, ``add`` (2 points) and ``scale`` (1 point); the ``scale`` test warns."""
+    """Two graded functions, ``add`` (2 points, with an oracle ``_test_add_oracle`` in its test) and
+    ``scale`` (1 point, which may not use ``np.multiply``); the ``scale`` test warns."""
     cells = [
         plain_cell("intro", "# Tiny lab\nAdd and scale arrays.", markdown=True),
         plain_cell("setup", "import sys\nimport warnings\nimport numpy as np\n"
+                            "from seqlab import check_close, check_rules\n"
                             "from seqlab.grading import matches_reference"),
         solution_cell("add", "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n"
                              "    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"),
-        grade_cell("test_add", "assert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
+        grade_cell("test_add", "def _test_add_oracle(a, b):\n    return np.add(a, b)\n\n\n"
+                              "check_rules(add)\n"
+                              "assert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
                               "### BEGIN HIDDEN TESTS\n"
                               f"{HIDDEN_MARK} = np.arange(3.0)\n"
-                              f"matches_reference('tiny/add/arrays', add({HIDDEN_MARK}, np.ones(3)))\n"
+                              f"_out = add({HIDDEN_MARK}, np.ones(3))\n"
+                              "matches_reference('tiny/add/arrays', _out)\n"
+                              f"check_close('add', _out, _test_add_oracle({HIDDEN_MARK}, np.ones(3)))\n"
                               "### END HIDDEN TESTS", points=2),
         solution_cell("scale", "def scale(x, k):\n    \"\"\"Return x times k.\"\"\"\n"
                                "    ### BEGIN SOLUTION\n    return np.asarray(x) * k\n"
                                "    ### END SOLUTION"),
-        grade_cell("test_scale", "warnings.warn('a library is noisy', UserWarning)\n"
+        grade_cell("test_scale", "check_rules(scale, forbid=('numpy.multiply',))\n"
+                                "warnings.warn('a library is noisy', UserWarning)\n"
                                 "print('progress...', file=sys.stderr)\n"
                                 "assert np.allclose(scale([1.0, 2.0], 2), [2.0, 4.0])\n"
                                 "### BEGIN HIDDEN TESTS\n"

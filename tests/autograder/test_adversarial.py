@@ -246,6 +246,11 @@ def test_kind_gets_the_grade_it_deserves(corpus, kind):
     text = outputs(corpus.course, kind.name)
     for needed in kind.shows:
         assert needed in text, f"{kind.name}: no {needed!r} in its outputs"
+    messages = "\n".join(t.message for t in result.tests)
+    hidden = [t.message for t in result.tests if t.status == "hidden_failed"]
+    assert not any("expected" in m for m in hidden), f"{kind.name}: a hidden case's expected values shown: {hidden}"
+    for needed in kind.says:
+        assert needed in messages, f"{kind.name}: no {needed!r} in its messages: {messages}"
 
 
 def test_honest_control_gets_full_marks(corpus):
