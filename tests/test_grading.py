@@ -67,3 +67,58 @@ def test_record_then_compare_names_what_differs_without_the_expected_values(tmp_
     with pytest.raises(ReferenceMismatch) as err:
         matches_reference("k", np.array([1.5, 9.0]))
     assert "1 of 2 entries differ" in str(err.value) and "2.25" not in str(err.value)
+
+
+def _sampler(rng, probs, temperature=1.0, max_len=5):
+    """Sequences from a toy model: token t is followed by probs[t] (probs[-1] opens), 0 ends."""
+    out = []
+    while len(out) < max_len:
+        p = probs[out[-1] if out else -1] ** (1 / temperature)
+        token = int(rng.choice(len(p), p=p / p.sum()))
+        if token == 0:
+            break
+        out.append(token)
+    return out
+
+
+def _model(probs):
+    first = probs[-1]
+    prefixes = {(): first, **{(int(t),): probs[int(t)] for t in np.argsort(-first)[:3] if t}}
+    return {"prefixes": prefixes, "stop": 0, "max_len": 5}
+
+
+def test_next_token_draws_pass_for_any_seed_and_fail_for_a_wrong_temperature(tmp_path, monkeypatch):
+    """Does the distribution check accept every seed of a right sampler and catch a wrong temperature?"""
+    probs = np.random.default_rng(0).dirichlet(np.ones(6), size=7)
+    monkeypatch.setenv(grading.STORE_ENV, str(tmp_path / "s.pkl"))
+    monkeypatch.setenv(grading.MODE_ENV, "record")
+    grading.matches_distribution("s", [], _model(probs), kind="next_token")
+    monkeypatch.setenv(grading.MODE_ENV, "")
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        grading.matches_distribution("s", [_sampler(rng, probs) for _ in range(3000)], _model(probs),
+                                     kind="next_token")
+    rng = np.random.default_rng(9)
+    with pytest.raises(ReferenceMismatch, match="too far from the model's distribution"):
+        grading.matches_distribution("s", [_sampler(rng, probs, temperature=0.5) for _ in range(3000)],
+                                     _model(probs), kind="next_token")
+    with pytest.raises(ReferenceMismatch, match="end token"):
+        grading.matches_distribution("s", [[1, 0, 2]] * 100, _model(probs), kind="next_token")
+
+
+def test_window_draws_must_be_shifted_windows_from_every_start():
+    """Does the windows check catch a wrong target, a start past the end and a start never drawn?"""
+    data, T = np.arange(30), 5
+    model = {"__distribution__": "windows", "model": {"data": data, "seq_len": T}}
+
+    def batches(rng, high=len(data) - T, shift=1, n=40):
+        out = []
+        for _ in range(n):
+            s = rng.integers(0, high, size=16)
+            out.append((np.stack([data[i:i + T] for i in s]), np.stack([data[i + shift:i + shift + T] for i in s])))
+        return out
+    compare("w", batches(np.random.default_rng(1)), model)
+    with pytest.raises(ReferenceMismatch, match="shifted one step"):
+        compare("w", batches(np.random.default_rng(1), shift=2, high=len(data) - T - 1), model)
+    with pytest.raises(ReferenceMismatch, match="never drawn|far from uniform"):
+        compare("w", batches(np.random.default_rng(1), high=len(data) - T - 1), model)

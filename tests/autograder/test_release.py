@@ -108,3 +108,30 @@ def test_sync_labs_writes_then_checks(tmp_path):
 def test_committed_labs_match_solutions():
     """Is every committed labs/ notebook exactly what regenerating it from solutions/ gives?"""
     sync_labs(REPO, check=True)
+
+
+def test_a_grade_cell_without_a_recorded_case_fails_the_labs_check(tmp_path):
+    """Does `labs --check` refuse a grade cell whose score would rest on the kernel's word alone?"""
+    from autograder.release import check_source
+    repo = write_tiny_repo(tmp_path)
+    path = repo / "solutions" / f"{TINY_LAB}.ipynb"
+    assert check_source(path) == []
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next(c for c in nb.cells if c.get("id") == "test_scale")
+    cell.source = cell.source.replace("matches_reference('tiny/scale/neg', ", "print(")
+    nbformat.write(nb, str(path))
+    assert "grade cell 'test_scale' has no hidden case" in " ".join(check_source(path))
+    with pytest.raises(GradingError, match="has no hidden case"):
+        sync_labs(repo, check=True)
+
+
+def test_the_reference_must_keep_its_own_rules(tmp_path):
+    """Does a reference that uses what its part forbids stop the labs check?"""
+    from autograder.release import check_source
+    repo = write_tiny_repo(tmp_path)
+    path = repo / "solutions" / f"{TINY_LAB}.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    cell = next(c for c in nb.cells if c.get("id") == "scale")
+    cell.source = cell.source.replace("np.asarray(x) * k", "np.multiply(x, k)")
+    nbformat.write(nb, str(path))
+    assert "the reference breaks its own rule in test_scale" in " ".join(check_source(path))

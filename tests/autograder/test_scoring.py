@@ -84,3 +84,39 @@ def test_a_hidden_case_is_compared_with_the_tolerance_it_was_recorded_with():
     strict = score_cell("t", 1.0, run, ["k"], {"k": got}, {"k": want})
     recorded = score_cell("t", 1.0, run, ["k"], {"k": got}, {"k": want}, {"k": [1e-4, 1e-5]})
     assert (strict.status, recorded.status) == ("hidden_failed", "passed")
+
+
+def test_a_part_that_breaks_a_static_rule_earns_nothing_whatever_ran():
+    """Does a clean run with every case matching still score 0 when the part called the oracle?"""
+    t = score_cell("test_f", 2.0, CellRun(3, "ok"), ("k/a",), {"k/a": np.arange(3.0)}, REFERENCE,
+                   broken="f calls _test_oracle, a test helper")
+    assert (t.status, t.points) == ("forbidden", 0.0) and "_test_oracle" in t.message
+
+
+@pytest.mark.parametrize("error, stage, status, says", [
+    ("IndexError: index 3 is out of bounds", "hidden", "hidden_failed",
+     "a hidden case (other shapes or inputs) raised IndexError: index 3"),
+    ("CheckFailed: out[0] = 0.1 but expected 0.57", "hidden", "hidden_failed", "differs from the reference"),
+    ("CheckFailed: out[0] = 0.1 but expected 0.57", "visible", "failed", "but expected 0.57"),
+    ("CheckFailed: out[0] = 0.1 but expected 0.57", "unknown", "failed", "its traceback was hidden"),
+])
+def test_errors_are_named_by_the_stage_that_raised_them(error, stage, status, says):
+    """Is a hidden case's error reported as the hidden stage's, and never with a check's expected values?"""
+    t = score_cell("test_f", 2.0, CellRun(3, "error", error), ("k/a",), {}, REFERENCE, stage=stage)
+    assert t.status == status and says in t.message
+    if stage != "visible":
+        assert "expected 0.57" not in t.message
+
+
+def test_error_stage_reads_the_line_of_the_traceback():
+    """Does the traceback's line in the test cell tell a visible failure from a hidden one?"""
+    from autograder.scoring import error_stage
+    source = "check(1)\ncheck(2)\n### BEGIN HIDDEN TESTS\ncheck(3)\n### END HIDDEN TESTS"
+    cell = nbformat.v4.new_code_cell(source)
+
+    def raised_at(line, traceback=True):
+        trace = ["\x1b[0;31m---\x1b[0m", f"Cell \x1b[0;32mIn[7], line {line}\x1b[0m", "     1 check(1)"]
+        cell.outputs = [nbformat.v4.new_output("error", ename="CheckFailed", evalue="x",
+                                               traceback=trace if traceback else [])]
+        return error_stage(cell)
+    assert raised_at(2) == "visible" and raised_at(4) == "hidden" and raised_at(4, traceback=False) == "unknown"
