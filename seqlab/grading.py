@@ -109,7 +109,8 @@ def matches_distribution(key: str, draws: Any, model: Any, *, kind: str) -> None
             return
     if not os.environ.get(STORE_ENV):
         return
-    matches_reference(key, _Draws(draws))
+    # judged exactly as the grader will see them: encoded, decoded
+    matches_reference(key, _Draws(decode(json.loads(json.dumps(encode(_to_numpy(draws)))))))
 
 
 def stage_key(grade_id: str) -> str:
@@ -282,7 +283,9 @@ def _frequencies_fit(counts: np.ndarray, probs: np.ndarray) -> Optional[int]:
 
 def _as_tokens(where: str, draw: Any) -> List[int]:
     if isinstance(draw, np.ndarray):
-        draw = draw.tolist()
+        draw = [] if draw.size == 0 else draw.tolist()
+    if isinstance(draw, (list, tuple)):     # Python ints come back from the emit file as 0-d arrays
+        draw = [t.item() if isinstance(t, np.ndarray) and t.ndim == 0 else t for t in draw]
     if not isinstance(draw, (list, tuple)) or not all(isinstance(t, (int, np.integer)) and not isinstance(t, bool)
                                                      for t in draw):
         raise ReferenceMismatch(f"hidden case {where}: a draw is not a sequence of integer token ids")

@@ -377,26 +377,56 @@ def _kernel_resolver(namespace: Dict[str, object]) -> Callable[[str], Optional[s
     return resolve
 
 
+def _functions(obj) -> List[object]:
+    """The functions whose source makes up ``obj``: itself, or a class's methods (a notebook class
+    has no source file of its own that ``inspect`` can find; its methods do)."""
+    if not isinstance(obj, type):
+        return [obj]
+    found = []
+    for member in vars(obj).values():
+        if isinstance(member, (staticmethod, classmethod)):
+            member = member.__func__
+        if isinstance(member, property):
+            found += [f for f in (member.fget, member.fset, member.fdel) if f is not None]
+        elif isinstance(member, types.FunctionType):
+            found.append(member)
+    return found
+
+
 def check_rules(fn, forbid: Sequence[str] = ()) -> None:
     """Fail (CheckFailed) if ``fn``'s source calls a test helper, or uses what ``forbid`` names.
 
-    Called at the top of a visible test, e.g. ``check_rules(rnn_step_forward, forbid=("torch",))``.
-    The autograder applies the same rules to the submitted cells, outside the kernel, and that
-    check is the one that counts; this one only tells the student early.
+    ``fn`` is a function or a class (its methods are read). The student's own functions and
+    classes that it uses are read too. Called at the top of a visible test, e.g.
+    ``check_rules(rnn_step_forward, forbid=("torch",))``. The autograder applies the same rules to
+    the submitted cells, outside the kernel, and that check is the one that counts; this one only
+    tells the student early.
     """
     from .checks import CheckFailed
 
     name = getattr(fn, "__name__", str(fn))
-    try:
-        source = textwrap.dedent(_inspect.getsource(fn))
-    except (OSError, TypeError):
-        return   # no source to read (defined by exec, or a builtin): the grader reads the cells
-    namespace = getattr(fn, "__globals__", None)
-    if namespace is None:
-        namespace = vars(_inspect.getmodule(fn)) if _inspect.getmodule(fn) else {}
-    tests = {n for n in namespace if n.startswith(TEST_PREFIX)}
-    found = find_violations(source, resolve=_kernel_resolver(namespace), test_names=tests,
-                            forbid=forbid, what=name)
-    if found:
-        raise CheckFailed(f"{found[0].message} (line {found[0].line} of {name}). The autograder gives no "
-                          "points to a part that does this.")
+    todo, seen = list(_functions(fn)), set()
+    while todo:
+        func = todo.pop(0)
+        if id(func) in seen:
+            continue
+        seen.add(id(func))
+        try:
+            source = textwrap.dedent(_inspect.getsource(func))
+        except (OSError, TypeError):
+            continue   # no source to read (defined by exec, or a builtin): the grader reads the cells
+        namespace = getattr(func, "__globals__", {})
+        tests = {n for n in namespace if n.startswith(TEST_PREFIX)}
+        what = getattr(func, "__qualname__", name)
+        found = find_violations(source, resolve=_kernel_resolver(namespace), test_names=tests,
+                                forbid=forbid, what=what)
+        if found:
+            raise CheckFailed(f"{found[0].message} (line {found[0].line} of {what}). The autograder gives "
+                              "no points to a part that does this.")
+        # the student's own functions and classes this one uses are part of it
+        for used in {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}:
+            value = namespace.get(used)
+            if used.startswith(TEST_PREFIX) or getattr(value, "__module__", None) != namespace.get("__name__"):
+                continue
+            if isinstance(value, (types.FunctionType, type)):
+                todo.extend(_functions(value))

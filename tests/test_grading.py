@@ -122,3 +122,12 @@ def test_window_draws_must_be_shifted_windows_from_every_start():
         compare("w", batches(np.random.default_rng(1), shift=2, high=len(data) - T - 1), model)
     with pytest.raises(ReferenceMismatch, match="never drawn|far from uniform"):
         compare("w", batches(np.random.default_rng(1), high=len(data) - T - 1), model)
+
+
+def test_draws_of_python_ints_survive_the_emit_file():
+    """Are draws given as lists of Python ints judged the same after encode and decode (the grader's view)?"""
+    draws = [[1, 2], [3], []] * 40
+    model = {"__distribution__": "next_token",
+             "model": grading._to_numpy({"prefixes": {(): np.array([1 / 3, 1 / 3, 0.0, 1 / 3])}, "stop": 0,
+                                         "max_len": 3})}
+    compare("k", roundtrip(draws), model)

@@ -88,3 +88,21 @@ def test_check_rules_tells_the_student_in_the_kernel():
     check_rules(namespace["g"], forbid=("torch",))
     with pytest.raises(CheckFailed, match="numpy.tanh"):
         check_rules(namespace["g"], forbid=("numpy.tanh",))
+
+
+def _define(namespace, source, filename):
+    import linecache
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+
+
+def test_check_rules_reads_a_class_and_the_students_own_helpers():
+    """Are a notebook class's methods, and a helper of the student's that a function calls, checked too?"""
+    namespace = {"__name__": "__main__", "np": np, "_test_oracle": lambda x: x}
+    _define(namespace, "class Model:\n    def forward(self, x):\n        return _test_oracle(x)\n", "<rules-class>")
+    with pytest.raises(CheckFailed, match="Model.forward calls _test_oracle"):
+        check_rules(namespace["Model"])
+    _define(namespace, "def helper(x):\n    return np.tanh(x)\ndef f(x):\n    return helper(x)\n", "<rules-helper>")
+    check_rules(namespace["f"])
+    with pytest.raises(CheckFailed, match="helper uses np.tanh"):
+        check_rules(namespace["f"], forbid=("numpy.tanh",))
