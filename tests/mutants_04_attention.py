@@ -2,7 +2,10 @@
 
 ``wrong`` ones hold a plausible bug and must lose their grade cell's points (caught by the visible
 tests alone); the others are correct but written differently (loops, einsum, a large negative
-number instead of -inf, another beam bookkeeping, explicit log-softmax) and must keep every point.
+number instead of -inf, another beam bookkeeping, explicit log-softmax, the cell's own imports and
+helpers, torch's functional ops) and must keep every point. Some wrong ones compute the right
+numbers by a way the lab rules out: calling the tests' oracles (``_test_*``), torch's attention, or
+a BLEU library; only the static rules (and ``check_rules`` in the visible tests) stop them.
 Written from the lab's stated contracts, not from the reference code.
 """
 from __future__ import annotations
@@ -181,6 +184,175 @@ def corpus_bleu(hypotheses, references, max_n=4):
     return sum(one(h, r) for h, r in zip(hypotheses, references)) / len(hypotheses)
 """
 
+# ---------------------------------------------------------------- right numbers, by a way the lab rules out
+MULT_BY_TORCH = """
+from torch.nn import functional as nnf
+
+
+def multiplicative_attention(query, keys, mask, W=None):
+    q = (query if W is None else query @ W)[:, None, :]                 # (N, 1, D)
+    T = keys.shape[1]
+    eye = torch.eye(T, dtype=keys.dtype).expand(keys.shape[0], T, T)
+    context = nnf.scaled_dot_product_attention(q, keys, keys, attn_mask=mask[:, None, :], scale=1.0)[:, 0]
+    weights = nnf.scaled_dot_product_attention(q, keys, eye, attn_mask=mask[:, None, :], scale=1.0)[:, 0]
+    return context, weights
+"""
+
+STEP_BY_TORCH = _step("""    q = h_prev @ model.W                                                 # Luong general, by hand
+    context = F.scaled_dot_product_attention(q[:, None], enc_out, enc_out, attn_mask=src_mask[:, None],
+                                             scale=1.0)[:, 0]
+    weights = torch.softmax((enc_out @ q[:, :, None])[:, :, 0].masked_fill(~src_mask, float("-inf")), dim=1)
+    h = model.cell(torch.cat([model.embed(y_prev), context], 1), h_prev)
+    logits = model.out(torch.cat([h, context], 1))""")
+
+BEAM_BY_ORACLE = "\nfrom types import SimpleNamespace\n" + _beam(TOPK).replace("""    hyps = [([], 0.0)]
+""", """    V = step(torch.tensor([bos]), state)[0].shape[1]
+    if beam_size >= (V - 1) ** max_len * V:                  # wide enough to see everything: brute force
+        score, tokens = _test_exhaustive(SimpleNamespace(step=step, V=V), bos, eos, max_len, alpha, state)
+        return tokens, score
+    hyps = [([], 0.0)]
+""")
+
+# ---------------------------------------------------------------- correct, written another way
+ADD_OWN_HELPER = """
+import torch
+import torch.nn.functional as F
+
+
+def _scores(query, keys, W_q, W_k, v):
+    # e[n, s] = v . tanh(q_n W_q + k_ns W_k), of shape (N, T_src)
+    return torch.einsum("nta,a->nt", torch.tanh(F.linear(query, W_q.T)[:, None, :] + keys @ W_k), v)
+
+
+def additive_attention(query, keys, mask, W_q, W_k, v):
+    w = F.softmax(_scores(query, keys, W_q, W_k, v).masked_fill(~mask, float("-inf")), dim=-1)
+    return torch.einsum("nt,ntd->nd", w, keys), w
+"""
+
+MULT_OWN_HELPER = """
+import numpy as np
+import torch
+
+
+def masked_softmax(scores, mask):
+    scores = scores.masked_fill(mask.logical_not(), -np.inf)
+    return scores.softmax(dim=1)
+
+
+def multiplicative_attention(query, keys, mask, W=None):
+    q = query if W is None else torch.matmul(query, W)
+    w = masked_softmax(torch.bmm(q[:, None, :], keys.transpose(1, 2))[:, 0], mask)   # (N, 1, D) @ (N, D, T)
+    return torch.bmm(w[:, None, :], keys).squeeze(1), w
+"""
+
+STEP_FUNCTIONAL = _step("""    context, weights = model.attend(h_prev, enc_out, src_mask)
+    x = torch.cat([F.embedding(y_prev, model.embed.weight), context], dim=1)
+    c = model.cell
+    h = torch.gru_cell(x, h_prev, c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh)
+    logits = F.linear(torch.cat([h, context], dim=1), model.out.weight, model.out.bias)""")
+
+LOSS_NLL_HELPER = """
+def token_log_probs(model, src, src_mask, tgt_in):
+    enc_out, h = model.encode(src, src_mask)
+    out = []
+    for t in range(tgt_in.shape[1]):
+        logits, h, _ = decoder_step(model, tgt_in[:, t], h, enc_out, src_mask)
+        out.append(F.log_softmax(logits, dim=-1))
+    return torch.stack(out, dim=1)                                       # (N, T_tgt, V)
+
+
+def seq2seq_loss(model, src, src_mask, tgt_in, tgt_out, tgt_mask):
+    logp = token_log_probs(model, src, src_mask, tgt_in)
+    total = F.nll_loss(logp[tgt_mask], tgt_out[tgt_mask], reduction="sum")
+    return total / tgt_mask.sum()
+"""
+
+GREEDY_TENSORS = """
+def _pick(log_probs):
+    return log_probs.argmax(dim=-1)
+
+
+def greedy_decode(step, state, bos, eos, max_len):
+    N = state[0].shape[0]
+    y = torch.full((N,), bos, dtype=torch.long, device=state[0].device)
+    finished = torch.zeros(N, dtype=torch.bool)
+    tokens = []
+    for _ in range(max_len):
+        log_probs, state = step(y, state)
+        y = _pick(log_probs)
+        tokens.append(torch.where(finished, torch.full_like(y, eos), y))
+        finished = finished | (y == eos)
+        if bool(finished.all()):
+            break
+    out = []
+    for row in torch.stack(tokens, dim=1).tolist():
+        out.append(row[:row.index(eos)] if eos in row else row)
+    return out
+"""
+
+BEAM_TOPK_HELPER = """
+import math
+import torch
+
+
+def _finish(logp, length, alpha):
+    return logp / length ** alpha
+
+
+def beam_search(step, state, bos, eos, max_len, beam_size, alpha=1.0):
+    seqs, logps, done = [[]], torch.zeros(1, dtype=torch.float64), []
+    for _ in range(max_len):
+        y = torch.tensor([s[-1] if s else bos for s in seqs])
+        lp, new_state = step(y, state)
+        V = lp.shape[1]
+        total = (logps[:, None] + lp.double()).flatten()
+        best, flat = torch.topk(total, k=min(beam_size, total.numel()))
+        rows, nxt, nxt_lp = [], [], []
+        for score, i in zip(best.tolist(), flat.tolist()):
+            r, v = i // V, i % V
+            if v == eos:
+                done.append((_finish(score, len(seqs[r]) + 1, alpha), seqs[r]))
+            else:
+                rows.append(r)
+                nxt.append(seqs[r] + [v])
+                nxt_lp.append(score)
+        if not rows:
+            break
+        state = tuple(s[torch.tensor(rows)] for s in new_state)
+        seqs, logps = nxt, torch.tensor(nxt_lp, dtype=torch.float64)
+    else:
+        done += [(_finish(float(l), max_len, alpha), s) for s, l in zip(seqs, logps)]
+    score, tokens = max(done, key=lambda d: d[0])
+    return tokens, score
+"""
+
+BLEU_OWN_HELPERS = """
+import math
+from collections import Counter
+
+
+def ngram_counts(tokens, n):
+    return Counter(zip(*(tokens[i:] for i in range(n))))
+
+
+def corpus_bleu(hypotheses, references, max_n=4):
+    hits, total, c, r = [0] * max_n, [0] * max_n, 0, 0
+    for hyp, refs in zip(hypotheses, references):
+        c += len(hyp)
+        r += sorted((abs(len(x) - len(hyp)), len(x)) for x in refs)[0][1]
+        for n in range(1, max_n + 1):
+            mine = ngram_counts(hyp, n)
+            best = Counter()
+            for x in refs:
+                best |= ngram_counts(x, n)
+            hits[n - 1] += sum((mine & best).values())           # & keeps the smaller count: clipping
+            total[n - 1] += sum(mine.values())
+    if c == 0 or not all(hits):
+        return 0.0
+    bp = math.exp(min(0.0, 1 - r / c))
+    return bp * math.exp(sum(math.log(h) - math.log(t) for h, t in zip(hits, total)) / max_n)
+"""
+
 MUTANTS = [
     # additive_attention
     Mutant.of("additive_attention", "softmax over the batch axis", True,
@@ -196,6 +368,14 @@ MUTANTS = [
               additive_attention=_additive("    e = torch.tensor(e.detach().numpy()).masked_fill(~mask, float('-inf'))\n"
                                            "    w = torch.softmax(e, dim=1)")),
     Mutant.of("additive_attention", "loops with -1e9 fill", False, additive_attention=ADD_OK_LOOP),
+    Mutant.of("additive_attention", "returns the test's oracle as tensors (right numbers, no gradients, forbidden)", True,
+              additive_attention="""
+def additive_attention(query, keys, mask, W_q, W_k, v):
+    context, weights = _test_additive_oracle(query, keys, mask, W_q, W_k, v)
+    return torch.as_tensor(context, dtype=keys.dtype), torch.as_tensor(weights, dtype=keys.dtype)
+"""),
+    Mutant.of("additive_attention", "the cell's own imports and helper, F.linear, einsum, F.softmax", False,
+              additive_attention=ADD_OWN_HELPER),
     # multiplicative_attention
     Mutant.of("multiplicative_attention", "padding mask ignored", True,
               multiplicative_attention=_mult("    e = torch.einsum('nd,ntd->nt', q, keys)\n"
@@ -219,6 +399,15 @@ MUTANTS = [
                                              "    w = torch.softmax(e, dim=1) * mask\n"
                                              "    context = torch.einsum('nt,ntd->nd', w, keys)")),
     Mutant.of("multiplicative_attention", "einsum with -1e9 fill", False, multiplicative_attention=_mult(MULT_RIGHT)),
+    Mutant.of("multiplicative_attention", "F.scaled_dot_product_attention under another module name (right numbers, forbidden)",
+              True, multiplicative_attention=MULT_BY_TORCH),
+    Mutant.of("multiplicative_attention", "returns the test's _test_sdpa_oracle (right numbers, forbidden)", True,
+              multiplicative_attention="""
+def multiplicative_attention(query, keys, mask, W=None):
+    return _test_sdpa_oracle(query, keys, mask, W)
+"""),
+    Mutant.of("multiplicative_attention", "import numpy as np, a masked_softmax helper, bmm with a transpose", False,
+              multiplicative_attention=MULT_OWN_HELPER),
     Mutant.of("multiplicative_attention", "keys projected by W^T instead of the query", False,
               multiplicative_attention="""
 def multiplicative_attention(query, keys, mask, W=None):
@@ -246,6 +435,14 @@ def multiplicative_attention(query, keys, mask, W=None):
         "    h = model.cell(torch.cat([model.embed(y_prev), context], 1), h_prev)\n"
         "    logits = model.out(torch.cat([h_prev, context], 1))")),
     Mutant.of("decoder_step", "split output weight", False, decoder_step=_step(STEP_RIGHT)),
+    Mutant.of("decoder_step", "F.scaled_dot_product_attention instead of model.attend (right numbers here, forbidden)",
+              True, decoder_step=STEP_BY_TORCH),
+    Mutant.of("decoder_step", "returns the test's _test_step_oracle (right numbers, forbidden)", True, decoder_step="""
+def decoder_step(model, y_prev, h_prev, enc_out, src_mask):
+    return _test_step_oracle(model, y_prev, h_prev, enc_out, src_mask)
+"""),
+    Mutant.of("decoder_step", "F.embedding, torch.gru_cell and F.linear on the model's weights", False,
+              decoder_step=STEP_FUNCTIONAL),
     # seq2seq_loss
     Mutant.of("seq2seq_loss", "padding counted in the mean", True, seq2seq_loss=_loss("    return nll.mean()")),
     Mutant.of("seq2seq_loss", "mean of per-sequence means", True,
@@ -255,6 +452,22 @@ def multiplicative_attention(query, keys, mask, W=None):
               seq2seq_loss=_loss("    return (nll * m).sum() / m.sum()", feed="y")),
     Mutant.of("seq2seq_loss", "reads tgt_out (off by one)", True,
               seq2seq_loss=_loss("    return (nll * m).sum() / m.sum()", feed="tgt_out[:, t]")),
+    Mutant.of("seq2seq_loss", "returns the test's _test_loss_oracle (right numbers, forbidden)", True, seq2seq_loss="""
+def seq2seq_loss(model, src, src_mask, tgt_in, tgt_out, tgt_mask):
+    return _test_loss_oracle(model, src, src_mask, tgt_in, tgt_out, tgt_mask)
+"""),
+    Mutant.of("seq2seq_loss", "loss value right, gradients cut at the encoder", True, seq2seq_loss="""
+def seq2seq_loss(model, src, src_mask, tgt_in, tgt_out, tgt_mask):
+    enc_out, h = model.encode(src, src_mask)
+    enc_out, h = enc_out.detach(), h.detach()
+    steps = [None] * tgt_in.shape[1]
+    for t in range(tgt_in.shape[1]):
+        steps[t], h, _ = decoder_step(model, tgt_in[:, t], h, enc_out, src_mask)
+    logits = torch.stack(steps, 1)
+    return F.cross_entropy(logits[tgt_mask], tgt_out[tgt_mask])
+"""),
+    Mutant.of("seq2seq_loss", "a helper of its own, F.nll_loss summed over real tokens", False,
+              seq2seq_loss=LOSS_NLL_HELPER),
     Mutant.of("seq2seq_loss", "explicit log-softmax and mask", False,
               seq2seq_loss=_loss("    return (nll * m).sum() / m.sum()")),
     Mutant.of("seq2seq_loss", "cross-entropy with ignore_index=PAD", False, seq2seq_loss=_loss(
@@ -296,6 +509,8 @@ def greedy_decode(step, state, bos, eos, max_len):
     return out
 """),
     Mutant.of("greedy_decode", "loop with a done list", False, greedy_decode=_greedy(GREEDY_LOOP)),
+    Mutant.of("greedy_decode", "a finished mask as a tensor, cut at the first eos, a helper of its own", False,
+              greedy_decode=GREEDY_TENSORS),
     # beam_search
     Mutant.of("beam_search", "no length normalisation", True, beam_search=_beam(TOPK, alpha_use="0")),
     Mutant.of("beam_search", "L without the eos", True, beam_search=_beam(TOPK, finish_len="max(len(seq), 1)")),
@@ -307,6 +522,10 @@ def greedy_decode(step, state, bos, eos, max_len):
     Mutant.of("beam_search", "keeps only beam_size per hypothesis, not overall", True, beam_search=_beam(
         "        cands = [c for r in range(len(hyps)) for c in sorted([c for c in cands if c[1] == r], key=lambda c: -c[0])[:1]]")),
     Mutant.of("beam_search", "python lists and sorted()", False, beam_search=_beam(TOPK)),
+    Mutant.of("beam_search", "the test's brute force _test_exhaustive for wide beams (right numbers, forbidden)", True,
+              beam_search=BEAM_BY_ORACLE),
+    Mutant.of("beam_search", "torch.topk over the flattened scores, its own imports and helper", False,
+              beam_search=BEAM_TOPK_HELPER),
     # corpus_bleu
     Mutant.of("corpus_bleu", "no brevity penalty", True, corpus_bleu=_bleu(bp="1.0")),
     Mutant.of("corpus_bleu", "counts not clipped", True, corpus_bleu=_bleu(clip="c if ref_max[g] else 0")),
@@ -318,4 +537,17 @@ def greedy_decode(step, state, bos, eos, max_len):
               corpus_bleu=_bleu(bp="1.0 if c_len >= r_len else math.exp(1 - r_len / c_len)")),
     Mutant.of("corpus_bleu", "average of sentence BLEU", True, corpus_bleu=BLEU_SENTENCE_AVG),
     Mutant.of("corpus_bleu", "explicit loops and max()", False, corpus_bleu=_bleu()),
+    Mutant.of("corpus_bleu", "sacrebleu imported in the function (right numbers, forbidden)", True, corpus_bleu="""
+def corpus_bleu(hypotheses, references, max_n=4):
+    from sacrebleu.metrics import BLEU
+    streams = [[" ".join(r[j]) for r in references] for j in range(len(references[0]))]
+    bleu = BLEU(tokenize="none", smooth_method="none", max_ngram_order=max_n)
+    return bleu.corpus_score([" ".join(h) for h in hypotheses], streams).score / 100
+"""),
+    Mutant.of("corpus_bleu", "returns the test's _test_sacre (right numbers, forbidden)", True, corpus_bleu="""
+def corpus_bleu(hypotheses, references, max_n=4):
+    return _test_sacre(hypotheses, references, max_n)
+"""),
+    Mutant.of("corpus_bleu", "its own imports and n-gram helper, Counter & for clipping", False,
+              corpus_bleu=BLEU_OWN_HELPERS),
 ]

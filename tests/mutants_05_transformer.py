@@ -2,8 +2,11 @@
 
 Each ``Mutant`` replaces one or more solution cells. ``wrong`` ones hold a plausible bug and must
 lose the target's points; the others are correct but written differently (einsum, loops over heads,
-explicit mask tensors, another formula) and must keep every point. Written from the lab's stated
-contracts (keep-masks, True = may attend; pre-norm blocks; the layer names given in ``__init__``).
+explicit mask tensors, another formula, F.linear, the cell's own imports and helpers) and must keep
+every point. Among the wrong ones, some compute the right numbers by a way the lab rules out: calling
+the tests' oracles (``_test_*``) or torch's own attention and transformer layers; only the static rules
+(and ``check_rules`` in the visible tests) stop them. Written from the lab's stated contracts
+(keep-masks, True = may attend; pre-norm blocks; the layer names given in ``__init__``).
 """
 from __future__ import annotations
 
@@ -107,6 +110,145 @@ def _sub(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
+# ---------------------------------------------------------------- right numbers, by a way the lab rules out
+SDPA_BY_TORCH = """
+def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
+    from torch.nn.functional import scaled_dot_product_attention as fused
+    T_q, T_k = q.shape[-2], k.shape[-2]
+    keep = torch.ones(T_q, T_k, dtype=torch.bool)
+    if causal:
+        keep = torch.tril(keep)
+    if mask is not None:
+        keep = keep & mask
+    keep = keep.expand(*q.shape[:-2], T_q, T_k)
+    eye = torch.eye(T_k, dtype=q.dtype).expand(*q.shape[:-2], T_k, T_k)
+    return fused(q, k, v, attn_mask=keep), fused(q, k, eye, attn_mask=keep)
+"""
+
+MHA_BY_TORCH = MHA_INIT + """        keep = torch.ones(N, T_q, T_k, dtype=torch.bool)
+        if causal:
+            keep = keep & torch.tril(torch.ones(T_q, T_k, dtype=torch.bool))
+        if mask is not None:
+            keep = keep & mask
+        out, w = F.multi_head_attention_forward(
+            query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1), E, self.h,
+            None, torch.cat([self.W_q.bias, self.W_k.bias, self.W_v.bias]), None, None, False, 0.0,
+            self.W_o.weight, self.W_o.bias, training=False, need_weights=True,
+            attn_mask=(~keep).repeat_interleave(self.h, dim=0), use_separate_proj_weight=True,
+            q_proj_weight=self.W_q.weight, k_proj_weight=self.W_k.weight, v_proj_weight=self.W_v.weight,
+            average_attn_weights=False)
+        return out.transpose(0, 1), w
+"""
+
+MHA_BY_ORACLE = MHA_INIT + """        q = self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)
+        k = self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        v = self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        w = scaled_dot_product_attention(q, k, v, None if mask is None else mask[:, None], causal)[1]
+        return _test_mha_variant(self, query, key, value, mask, causal), w
+"""
+
+ENC_BY_ORACLE = ENC_INIT + """        N, T, E = x.shape
+        ref = _test_torch_encoder(self, E, self.attn.h, self.ff[0].out_features)
+        kw = {"src_key_padding_mask": None if mask is None else ~mask}
+        if causal:
+            kw.update(src_mask=torch.triu(torch.ones(T, T, dtype=torch.bool), 1), is_causal=True)
+        return ref(x, **kw)
+"""
+
+DEC_BY_TORCH = """
+import torch
+from torch.nn import TransformerDecoderLayer
+""" + DEC_INIT + """        N, T, E = x.shape
+        layer = TransformerDecoderLayer(E, self.self_attn.h, self.ff[0].out_features, dropout=0.0, activation="gelu",
+                                        batch_first=True, norm_first=True, dtype=x.dtype)
+        with torch.no_grad():
+            for mine, theirs in ((self.self_attn, layer.self_attn), (self.cross_attn, layer.multihead_attn)):
+                theirs.in_proj_weight.copy_(torch.cat([mine.W_q.weight, mine.W_k.weight, mine.W_v.weight]))
+                theirs.in_proj_bias.copy_(torch.cat([mine.W_q.bias, mine.W_k.bias, mine.W_v.bias]))
+                theirs.out_proj.load_state_dict(mine.W_o.state_dict())
+            layer.linear1.load_state_dict(self.ff[0].state_dict())
+            layer.linear2.load_state_dict(self.ff[2].state_dict())
+            for mine, theirs in ((self.ln1, layer.norm1), (self.ln2, layer.norm2), (self.ln3, layer.norm3)):
+                theirs.load_state_dict(mine.state_dict())
+        return layer.train()(x, memory, tgt_mask=torch.triu(torch.ones(T, T, dtype=torch.bool), 1), tgt_is_causal=True,
+                             memory_key_padding_mask=None if src_mask is None else ~src_mask,
+                             tgt_key_padding_mask=None if tgt_mask is None else ~tgt_mask)
+"""
+
+# ---------------------------------------------------------------- correct, written another way
+SDPA_OWN_HELPER = """
+import math
+import torch
+import torch.nn.functional as F
+
+
+def _allowed(T_q, T_k, mask, causal):
+    # (T_q, T_k) or broadcast with the mask: True = may attend
+    keep = torch.ones(T_q, T_k, dtype=torch.bool)
+    if causal:
+        keep = keep.tril()
+    return keep if mask is None else keep & mask
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
+    keep = _allowed(q.shape[-2], k.shape[-2], mask, causal)
+    scores = torch.matmul(q, k.mT) * (1.0 / math.sqrt(q.size(-1)))
+    w = F.softmax(scores.masked_fill(~keep, -math.inf), dim=-1).masked_fill(~keep, 0.0)
+    return torch.matmul(w, v), w
+"""
+
+MHA_LINEAR_HELPER = """
+import math
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.functional import linear
+
+
+def split_heads(x, h):
+    N, T, E = x.shape
+    return x.view(N, T, h, E // h).transpose(1, 2)   # (N, T, E) -> (N, h, T, d_k)
+""" + MHA_INIT + """        q = split_heads(F.linear(query, self.W_q.weight, self.W_q.bias), self.h)
+        k = split_heads(linear(key, self.W_k.weight, self.W_k.bias), self.h)
+        v = split_heads(torch.nn.functional.linear(value, self.W_v.weight, self.W_v.bias), self.h)
+        scores = torch.einsum("nhqd,nhkd->nhqk", q, k) / math.sqrt(self.d_k)
+        keep = torch.ones(T_q, T_k, dtype=torch.bool)
+        if causal:
+            keep = keep.tril()
+        if mask is not None:
+            keep = keep & mask[:, None]
+        w = torch.softmax(scores.masked_fill(~keep, float("-inf")), dim=-1)
+        o = torch.einsum("nhqk,nhkd->nhqd", w, v).transpose(1, 2).reshape(N, T_q, E)
+        return F.linear(o, self.W_o.weight, self.W_o.bias), w
+"""
+
+MHA_FUSED_OUTPUT = MHA_INIT + """        q = self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)
+        k = self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        v = self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        keep = torch.ones(N, 1, T_q, T_k, dtype=torch.bool)
+        if causal:
+            keep = keep & torch.ones(T_q, T_k, dtype=torch.bool).tril()
+        if mask is not None:
+            keep = keep & mask[:, None]
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)            # allowed here: Part 1 is graded apart
+        w = scaled_dot_product_attention(q, k, v, keep)[1]
+        return self.W_o(o.transpose(1, 2).reshape(N, T_q, E)), w
+"""
+
+ENC_FUNCTIONAL = """
+import torch.nn.functional as F
+
+
+def residual(x, sublayer, norm):
+    # pre-norm: x + sublayer(LayerNorm(x)), the LayerNorm written with F.layer_norm and norm's parameters
+    return x + sublayer(F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps))
+""" + ENC_INIT + """        x = residual(x, lambda z: self.attn(z, z, z, m, causal)[0], self.ln1)
+        lin1, _, lin2 = self.ff
+        return residual(x, lambda z: F.linear(F.gelu(F.linear(z, lin1.weight, lin1.bias)), lin2.weight, lin2.bias),
+                        self.ln2)
+"""
+
+
 M = Mutant.of
 S = "scaled_dot_product_attention"
 
@@ -142,6 +284,14 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
     w = torch.where(denom > 0, e / denom.clamp_min(torch.finfo(e.dtype).tiny), torch.zeros_like(e))
     return torch.einsum('...qk,...kd->...qd', w, v), w
 """}),
+    M(S, "F.scaled_dot_product_attention, imported under another name (right numbers, forbidden)", True,
+      **{S: SDPA_BY_TORCH}),
+    M(S, "returns the test's oracle, _test_sdpa_oracle (right numbers, forbidden)", True, **{S: """
+def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
+    return _test_sdpa_oracle(q, k, v, mask, causal)
+"""}),
+    M(S, "the cell's own imports and a helper, F.softmax, matmul with .mT, masked_fill twice", False,
+      **{S: SDPA_OWN_HELPER}),
     # ---------------------------------------------------------------- MultiHeadAttention
     M("MultiHeadAttention", "heads merged without the transpose back", True, MultiHeadAttention=_sub(MHA,
       "o.transpose(1, 2).reshape(N, T_q, E)", "o.reshape(N, T_q, E)")),
@@ -178,6 +328,14 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
             ws.append(w)
         return self.W_o(torch.cat(outs, dim=-1)), torch.stack(ws, dim=1)
 """),
+    M("MultiHeadAttention", "F.multi_head_attention_forward with the four layers' weights (right numbers, forbidden)",
+      True, MultiHeadAttention=MHA_BY_TORCH),
+    M("MultiHeadAttention", "output from the test's _test_mha_variant (right numbers, forbidden)", True,
+      MultiHeadAttention=MHA_BY_ORACLE),
+    M("MultiHeadAttention", "F.linear three ways, a helper of its own, einsum, torch.softmax", False,
+      MultiHeadAttention=MHA_LINEAR_HELPER),
+    M("MultiHeadAttention", "F.scaled_dot_product_attention for the output, Part 1 for the weights", False,
+      MultiHeadAttention=MHA_FUSED_OUTPUT),
     # ---------------------------------------------------------------- positional_encoding
     M("positional_encoding", "sin and cos swapped", True, positional_encoding=_sub(PE,
       "torch.sin(angle) if j % 2 == 0 else torch.cos(angle)", "torch.cos(angle) if j % 2 == 0 else torch.sin(angle)")),
@@ -200,6 +358,24 @@ def positional_encoding(T, E, dtype=torch.float32):
     PE[:, 0::2] = torch.sin(pos * div)
     PE[:, 1::2] = torch.cos(pos * div)[:, :E // 2]
     return PE.to(dtype)
+"""),
+    M("positional_encoding", "returns the test's oracle, _test_pe_oracle (right numbers, forbidden)", True,
+      positional_encoding="""
+def positional_encoding(T, E, dtype=torch.float32):
+    return torch.tensor(_test_pe_oracle(T, E), dtype=dtype)
+"""),
+    M("positional_encoding", "numpy table, returned as numpy (not a tensor)", True, positional_encoding="""
+def positional_encoding(T, E, dtype=torch.float32):
+    pos = np.arange(T)[:, None]
+    angle = pos / 10000.0 ** (2 * (np.arange(E) // 2) / E)
+    PE = np.where(np.arange(E) % 2 == 0, np.sin(angle), np.cos(angle))
+    return PE.astype(np.float64 if dtype == torch.float64 else np.float32)
+"""),
+    M("positional_encoding", "float64 whatever dtype is asked for", True, positional_encoding="""
+def positional_encoding(T, E, dtype=torch.float32):
+    pos = torch.arange(T, dtype=torch.float64)[:, None]
+    angle = pos / 10000.0 ** (2 * (torch.arange(E) // 2) / E)
+    return torch.where(torch.arange(E) % 2 == 0, torch.sin(angle), torch.cos(angle))
 """),
     M("positional_encoding", "loop over columns", False, positional_encoding=PE),
     M("positional_encoding", "exp-log frequencies, stacked and interleaved", False, positional_encoding="""
@@ -238,6 +414,8 @@ class EncoderBlock(nn.Module):
         h = x + self.attn(normed, normed, normed, mask=keep)[0]
         return h + self.ff[2](self.ff[1](self.ff[0](self.ln2(h))))
 """),
+    M("EncoderBlock", "runs the test's _test_torch_encoder (right numbers, forbidden)", True, EncoderBlock=ENC_BY_ORACLE),
+    M("EncoderBlock", "a residual helper of its own, F.layer_norm, F.gelu, F.linear", False, EncoderBlock=ENC_FUNCTIONAL),
     # ---------------------------------------------------------------- DecoderBlock
     M("DecoderBlock", "self-attention not causal", True, DecoderBlock=_sub(DEC, "tm, causal=True", "tm")),
     M("DecoderBlock", "post-norm", True, DecoderBlock=DEC_INIT + """        x = self.ln1(x + self.self_attn(x, x, x, tm, causal=True)[0])
@@ -259,4 +437,6 @@ class EncoderBlock(nn.Module):
         x = x + self.cross_attn(self.ln2(x), memory, memory, sm)[0]
         return x + self.ff(self.ln3(x))
 """),
+    M("DecoderBlock", "nn.TransformerDecoderLayer imported by name, weights copied in (right numbers, forbidden)", True,
+      DecoderBlock=DEC_BY_TORCH),
 ]
