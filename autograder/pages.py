@@ -37,7 +37,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")            # all control char
 # One colour per status, in the order the class report stacks them (passed first, then the
 # student's own mistakes, then what the sandbox stopped, then what never ran).
 STATUS_COLOURS = {
-    "passed": "#2e7d32", "failed": "#c62828", "hidden_failed": "#ef6c00", "timeout": "#1565c0",
+    "passed": "#2e7d32", "failed": "#c62828", "hidden_failed": "#ef6c00", "forbidden": "#6a1b9a", "timeout": "#1565c0",
     "memory": "#00838f", "died": "#5d4037", "missing": "#8e24aa", "not_run": "#9e9e9e",
     "unreadable": "#616161", "ungraded": "#212121",
 }
@@ -57,8 +57,13 @@ pre { background: #f7f7f7; border: 1px solid #e4e4e4; padding: .5em; margin: .3e
 .explain { color: #555; font-size: .9em; } .nowrap { white-space: nowrap; } .note { background: #fff8e1; border-left: 4px solid #f9a825;
          padding: .5em .8em; } img { max-width: 100%; border: 1px solid #eee; }
 """
-# No scripts, no remote loads: only inline styles and images beside the page.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' file: data:"
+# No scripts, no remote loads, no <base> or form: only inline styles, and images (sounds, fonts)
+# beside the page or inline. Every page the grader writes carries it: its own (``page``) and
+# nbgrader's feedback pages (``with_csp``), whose notebook ``sanitize.py`` has already cleaned.
+CSP = ("default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src 'self' file: data:; "
+       "media-src data:; font-src data:; base-uri 'none'; form-action 'none'")
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+_HEAD = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 
 
 def student_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
@@ -92,9 +97,20 @@ def page(title: str, body: Iterable[str]) -> str:
     """A whole self-contained HTML document (inline CSS, no script)."""
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        CSP_META,
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(title)}</title><style>{CSS}</style></head><body>", *body, "</body></html>", ""])
+
+
+def with_csp(document: str) -> str:
+    """A whole page written by another tool (nbgrader's feedback) with ``CSP`` as the first element
+    of its ``<head>``: its own scripts and any left in the notebook it shows never run."""
+    head = _HEAD.search(document)
+    if head is None:
+        raise GradingError("an HTML page without <head> cannot carry a Content-Security-Policy")
+    if document.startswith(CSP_META, head.end()):
+        return document
+    return document[:head.end()] + CSP_META + document[head.end():]
 
 
 def table(header: List[str], rows: Iterable[List[str]], numeric: Iterable[int] = ()) -> str:

@@ -7,6 +7,8 @@ Each submission goes through ``GRADE_STEPS`` in a worker (``grade_one``, a pure 
            metadata, ids, moved, deleted or edited test cells; an unreadable file becomes a result,
            not a crash;
   execute  run it cell by cell in a sandboxed kernel (``runner.py``, ``sandbox.py``);
+  rules    check the student's cells on their source (``rules.py``): a part that calls a test
+           helper or a shortcut it forbids earns nothing, whatever its kernel then does;
   score    compare, outside the sandbox, with the reference outputs (``scoring.py``), and redact
            any hidden-test source the submission printed (``preprocessors.redact_hidden_lines``).
 
@@ -40,7 +42,7 @@ from .results import SubmissionResult, TestResult, load_result, save_result
 from .sandbox import Limits, bubblewrap, claim_uid, describe, make_job
 
 # Bump when grading rules change: saved results with another version are graded again.
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 
 
 @dataclass
@@ -83,6 +85,8 @@ def grade_one(job: Job) -> Graded:
         repaired = repair(submitted, template)
         result.repairs = list(repaired.repairs)
         nb = repaired.notebook
+        from . import rules
+        broken = {name: rules.describe(v) for name, v in rules.violations(nb.cells, template.cells).items()}
         use_bwrap = job.sandbox == "bwrap" or (job.sandbox == "auto" and bubblewrap() is not None)
         if job.sandbox == "bwrap" and bubblewrap() is None:
             raise GradingError("--sandbox bwrap was asked for, but bubblewrap is missing or does not "
@@ -99,7 +103,7 @@ def grade_one(job: Job) -> Graded:
             emitted = read_emitted(job_dir / "work" / ".seqlab-emitted.jsonl")
         reference = pickle.loads(reference_store(job.course, job.lab).read_bytes())
         cases = json.loads(hidden_cases(job.course, job.lab).read_text())
-        result.tests = score(nb, run.cells, cases, emitted, reference, _tolerances(job.course, job.lab))
+        result.tests = score(nb, run.cells, cases, emitted, reference, _tolerances(job.course, job.lab), broken)
         _redact(nb, result.tests, template)
         if run.restarts:
             result.repairs.append(f"the kernel was restarted {run.restarts} time(s) after a crash or timeout")
@@ -141,7 +145,7 @@ def _redact(nb, tests: List[TestResult], template) -> None:
 
 def _mark_hidden_failures(nb, tests: List[TestResult]) -> None:
     """Show the outside verdict in the autograded notebook, where nbgrader's pages look."""
-    verdicts = {t.name: t for t in tests if t.status in ("hidden_failed", "missing")}
+    verdicts = {t.name: t for t in tests if t.status in ("hidden_failed", "missing", "forbidden")}
     for cell in nb.cells:
         name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if name in verdicts:
@@ -215,13 +219,16 @@ def _grader_failed(saved: SubmissionResult) -> bool:
 
 
 def write(course: Path, graded: Graded) -> None:
-    """The single writer: result JSON, autograded notebook, gradebook scores."""
+    """The single writer: result JSON, autograded notebook (sanitised: TAs and students open it),
+    gradebook scores."""
+    from .sanitize import sanitize_notebook
     r = graded.result
     if graded.notebook is not None:
         dest = course / "autograded" / r.student / r.lab / f"{r.lab}.ipynb"
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(".tmp")
-        tmp.write_text(graded.notebook, encoding="utf-8")
+        safe = sanitize_notebook(nbformat.reads(graded.notebook, as_version=4))
+        tmp.write_text(nbformat.writes(safe), encoding="utf-8")
         tmp.replace(dest)
     with nbgrader_env(), gradebook(course) as gb:
         gb.update_or_create_student(r.student)

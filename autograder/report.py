@@ -2,8 +2,10 @@
 
 Feedback is nbgrader's ``generate_feedback`` (HTML per student under ``feedback/``) with our
 ``HideHiddenTests`` step configured in ``course.nbgrader_config``, since nbgrader 0.9.6 would
-otherwise render the hidden tests it restored for grading. The grade sheet is nbgrader's own
-``CsvExportPlugin`` over the gradebook, one row per student and lab.
+otherwise render the hidden tests it restored for grading. It renders the autograded notebook,
+which ``sanitize.py`` cleaned when it was written; each page then gets ``pages.CSP`` as the first
+element of its head, so neither nbconvert's own scripts nor anything a student left can run. The
+grade sheet is nbgrader's own ``CsvExportPlugin`` over the gradebook, one row per student and lab.
 """
 from __future__ import annotations
 
@@ -12,17 +14,21 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from .course import check, gradebook, nbgrader_env, open_api
+from .pages import with_csp
 
 
 def feedback(course: os.PathLike, lab: str, student: Optional[str] = None) -> List[Path]:
-    """Write the feedback pages of ``lab`` (every autograded student, or one); returns them."""
+    """Write the feedback pages of ``lab`` (every autograded student, or one), each with our
+    Content-Security-Policy; returns them."""
     course = Path(course).resolve()
     with nbgrader_env():
         result = open_api(course).generate_feedback(lab, student_id=student, force=True)
     check(result, f"nbgrader generate_feedback for {lab}",
           f"autograde the submissions first (`seqlab-grade autograde {lab} DIR --course {course}`)")
-    pattern = f"{student or '*'}/{lab}/{lab}.html"
-    return sorted((course / "feedback").glob(pattern))
+    pages = sorted((course / "feedback").glob(f"{student or '*'}/{lab}/{lab}.html"))
+    for page in pages:
+        page.write_text(with_csp(page.read_text(encoding="utf-8")), encoding="utf-8")
+    return pages
 
 
 def export_csv(course: os.PathLike, dest: Optional[os.PathLike] = None,

@@ -90,6 +90,9 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
         # a hidden case raised: say so, never with the check's expected values (nor when it is
         # unknown where a check failed: the submission hid its traceback)
         if ename in CHECK_ERRORS:
+            differs = _first_mismatch(cases, emitted, reference, tolerances)
+            if hidden and differs:
+                return result("hidden_failed", differs)
             where = "a hidden case (other shapes or inputs)" if hidden else "a test (its traceback was hidden)"
             return result("hidden_failed" if hidden else "failed",
                           f"{where} differs from the reference: test your function on other shapes, "
@@ -120,6 +123,19 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
         except Exception as err:  # a malformed emission is the submission's own failure
             return result("hidden_failed", f"hidden case {key}: the output could not be compared ({err})")
     return result("passed")
+
+
+def _first_mismatch(cases: Sequence[str], emitted: Mapping[str, Any], reference: Mapping[str, Any],
+                    tolerances: Optional[Mapping[str, Sequence[float]]]) -> Optional[str]:
+    """The comparison message of the first emitted case that differs from the reference, if any."""
+    for key in cases:
+        if key in emitted and key in reference:
+            rtol, atol = (tolerances or {}).get(key, (1e-5, 1e-7))
+            try:
+                compare(key, emitted[key], reference[key], rtol=rtol, atol=atol)
+            except Exception as err:  # a mismatch, or an emission that cannot be compared
+                return str(err)
+    return None
 
 
 def score(nb, runs: Mapping[int, CellRun], cases: Mapping[str, Sequence[str]],

@@ -98,3 +98,13 @@ def test_student_text_guards():
     long = student_text("x" * (MAX_MESSAGE_CHARS + 50))
     assert long.startswith("x" * MAX_MESSAGE_CHARS) and long.endswith("(50 more characters not shown)")
     assert student_text("") == "" and student_text("plain\ntext") == "plain\ntext"
+
+
+def test_pages_written_by_other_tools_get_the_script_free_policy_first():
+    """Does with_csp put the CSP meta first in <head>, once, and refuse a page it cannot protect?"""
+    from autograder.pages import CSP_META, with_csp
+    page = with_csp("<html><head><script>alert(1)</script></head><body>x</body></html>")
+    assert page.index(CSP_META) < page.index("<script>") and "script-src 'none'" in CSP_META
+    assert with_csp(page) == page
+    with pytest.raises(GradingError):
+        with_csp("<p>no head</p>")
