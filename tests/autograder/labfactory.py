@@ -61,7 +61,7 @@ def tiny_lab() -> nbformat.NotebookNode:
                               f"{HIDDEN_MARK} = np.arange(3.0)\n"
                               f"_out = add({HIDDEN_MARK}, np.ones(3))\n"
                               "matches_reference('tiny/add/arrays', _out)\n"
-                              f"check_close('add', _out, _test_add_oracle({HIDDEN_MARK}, np.ones(3)))\n"
+                              f"_ = check_close('add', _out, _test_add_oracle({HIDDEN_MARK}, np.ones(3)))\n"
                               "### END HIDDEN TESTS", points=2),
         solution_cell("scale", "def scale(x, k):\n    \"\"\"Return x times k.\"\"\"\n"
                                "    ### BEGIN SOLUTION\n    return np.asarray(x) * k\n"
