@@ -1,9 +1,11 @@
 """Implementations of Lab 1's graded functions that a student might write, for the mutation tests.
 
-Each ``Mutant`` replaces one or more solution cells. ``wrong`` ones hold a plausible bug and must
-lose the target's points; the others are correct but written differently (loops, einsum, another
-cache layout, float32, another way to draw) and must keep every point. Backward mutants bring
-their own forward pass, so they never depend on the reference's cache layout.
+Each ``Mutant`` replaces one or more solution cells. ``wrong`` ones hold a plausible bug, call one of
+the tests' own helpers (``_test_*``) or use a shortcut the part forbids (torch or scipy in this
+numpy lab), and must lose the target's points; the others are correct but written differently
+(loops, einsum, another cache layout, float32, another way to draw, a helper of their own, numpy
+imported in the cell) and must keep every point. Backward mutants bring their own forward pass,
+so they never depend on the reference's cache layout.
 These were written from the lab's stated contracts, not from the reference code.
 """
 from __future__ import annotations
@@ -128,6 +130,32 @@ def rnn_step_forward(x, prev_h, Wx, Wh, b):
     next_h = np.tanh(a)
     return next_h, (x, prev_h, Wx, Wh, next_h)
 """),
+    M("rnn_step_forward", "calls the test's oracle _test_rnn_cell", True, rnn_step_forward="""
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = _test_rnn_cell(x, prev_h, Wx, Wh, b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+"""),
+    M("rnn_step_forward", "computed with torch", True, rnn_step_forward="""
+import torch
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    t = lambda a: torch.as_tensor(a, dtype=torch.float64)
+    next_h = torch.tanh(t(x) @ t(Wx) + t(prev_h) @ t(Wh) + t(b)).numpy()
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+"""),
+    M("rnn_step_forward", "numpy imported in the cell, a helper of its own", False, rnn_step_forward="""
+import numpy as np
+
+
+def affine(x, W, b=0.0):
+    return x @ W + b
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(affine(x, Wx, b) + affine(prev_h, Wh))
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+"""),
     # ---------------------------------------------------------------- rnn_step_backward
     M("rnn_step_backward", "tanh derivative 1 - h", True, rnn_step_forward=STEP_FWD,
       rnn_step_backward=STEP_BWD.replace("next_h ** 2", "next_h")),
@@ -151,6 +179,28 @@ def rnn_step_backward(dnext_h, cache):
     dWx = np.einsum('nd,nh->dh', cache['x'], da)
     dWh = np.einsum('nk,nh->kh', cache['h'], da)
     return dx, dprev_h, dWx, dWh, np.einsum('nh->h', da)
+"""),
+    M("rnn_step_backward", "gradients from the test's oracle _test_step_grads", True, rnn_step_forward="""
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    return next_h, (x, prev_h, Wx, Wh, b)
+""", rnn_step_backward="""
+def rnn_step_backward(dnext_h, cache):
+    return tuple(_test_step_grads(*cache, dnext_h))
+"""),
+    M("rnn_step_backward", "torch.autograd", True, rnn_step_forward="""
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    return next_h, (x, prev_h, Wx, Wh, b)
+""", rnn_step_backward="""
+from torch import tensor, tanh
+
+
+def rnn_step_backward(dnext_h, cache):
+    leaves = [tensor(a, requires_grad=True) for a in cache]
+    x, prev_h, Wx, Wh, b = leaves
+    tanh(x @ Wx + prev_h @ Wh + b).backward(tensor(dnext_h))
+    return tuple(t.grad.numpy() for t in leaves)
 """),
     # ---------------------------------------------------------------- rnn_forward
     M("rnn_forward", "h0 used at every step", True, rnn_forward=SEQ_FWD.replace(
@@ -177,6 +227,23 @@ def rnn_forward(x, h0, Wx, Wh, b):
         hs.append(prev)
         caches.append(c)
     return np.stack(hs, axis=1), caches
+"""),
+    M("rnn_forward", "calls the test's oracle _test_rnn", True, rnn_forward="""
+def rnn_forward(x, h0, Wx, Wh, b):
+    return _test_rnn(x, h0, Wx, Wh, b), (x, h0, Wx, Wh, b)
+"""),
+    M("rnn_forward", "torch.nn.RNN with the weights copied in", True, rnn_forward="""
+import torch.nn as nn
+from torch import as_tensor, no_grad
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    rnn = nn.RNN(*Wx.shape, batch_first=True).double()
+    with no_grad():
+        for p, v in zip(rnn.parameters(), (Wx.T, Wh.T, b, 0 * b)):
+            p.copy_(as_tensor(v))
+        h, _ = rnn(as_tensor(x, dtype=p.dtype), as_tensor(h0, dtype=p.dtype)[None])
+    return h.numpy(), None
 """),
     # ---------------------------------------------------------------- rnn_backward
     M("rnn_backward", "dh not accumulated across time", True, **{"rnn_backward": _seq_bwd(
@@ -315,6 +382,40 @@ def temporal_softmax_loss(scores, y, mask):
             d[n, t, y[n, t]] -= 1 / count
     return loss, d
 """),
+    M("temporal_softmax_loss", "calls the test's oracle _test_cross_entropy", True, temporal_softmax_loss="""
+def temporal_softmax_loss(scores, y, mask):
+    return _test_cross_entropy(scores, y, mask)
+"""),
+    M("temporal_softmax_loss", "F.cross_entropy", True, temporal_softmax_loss="""
+import torch
+import torch.nn.functional as F
+
+
+def temporal_softmax_loss(scores, y, mask):
+    s = torch.tensor(scores, dtype=torch.float64, requires_grad=True)
+    m = torch.as_tensor(mask)
+    loss = F.cross_entropy(s[m], torch.as_tensor(y)[m])
+    loss.backward()
+    return loss.item(), s.grad.numpy()
+"""),
+    M("temporal_softmax_loss", "scipy.special.log_softmax", True, temporal_softmax_loss=SOFTMAX_OK.replace(
+        "    shifted = flat - flat.max(axis=1, keepdims=True)\n"
+        "    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n",
+        "    from scipy.special import log_softmax\n    log_p = log_softmax(flat, axis=1)\n")),
+    M("temporal_softmax_loss", "a log-softmax helper of its own", False, temporal_softmax_loss="""
+def log_softmax(s, axis=-1):
+    s = s - s.max(axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
+def temporal_softmax_loss(scores, y, mask):
+    log_p = log_softmax(scores)
+    picked = np.take_along_axis(log_p, y[..., None], axis=2)[..., 0]
+    count = mask.sum()
+    d = np.exp(log_p)
+    np.put_along_axis(d, y[..., None], np.take_along_axis(d, y[..., None], axis=2) - 1, axis=2)
+    return -(picked * mask).sum() / count, d * (mask / count)[..., None]
+"""),
     # ---------------------------------------------------------------- clip_grad_norm
     M("clip_grad_norm", "each array clipped on its own", True, clip_grad_norm="""
 def clip_grad_norm(grads, max_norm):
@@ -347,6 +448,43 @@ def clip_grad_norm(grads, max_norm):
     coef = max_norm / (total + 1e-6)
     return {k: (g * coef if coef < 1 else g.copy()) for k, g in grads.items()}, total
 """),
+    M("clip_grad_norm", "calls the test's oracle _test_clip", True, clip_grad_norm="""
+def clip_grad_norm(grads, max_norm):
+    clipped, total = _test_clip(grads, max_norm)
+    return clipped, total
+"""),
+    M("clip_grad_norm", "torch.nn.utils.clip_grad_norm_", True, clip_grad_norm="""
+import torch
+from torch.nn.utils import clip_grad_norm_
+
+
+def clip_grad_norm(grads, max_norm):
+    tensors = {k: torch.tensor(g, dtype=torch.float64) for k, g in grads.items()}
+    params = []
+    for t in tensors.values():
+        p = torch.zeros_like(t, requires_grad=True)
+        p.grad = t
+        params.append(p)
+    total = float(clip_grad_norm_(params, max_norm))
+    return {k: p.grad.numpy() for k, p in zip(grads, params)}, total
+"""),
+    M("clip_grad_norm", "returns the input dict itself when nothing is clipped", True, clip_grad_norm="""
+def clip_grad_norm(grads, max_norm):
+    total = float(np.sqrt(sum(np.sum(g ** 2) for g in grads.values())))
+    if total <= max_norm:
+        return grads, total
+    return {k: g * (max_norm / total) for k, g in grads.items()}, total
+"""),
+    M("clip_grad_norm", "the same arrays in a new dict when nothing is clipped", False, clip_grad_norm="""
+def clip_grad_norm(grads, max_norm):
+    total = 0.0
+    for g in grads.values():
+        total += float(np.vdot(g, g))
+    total = total ** 0.5
+    if total <= max_norm:
+        return dict(grads), total
+    return {k: g * (max_norm / total) for k, g in grads.items()}, total
+"""),
     # ---------------------------------------------------------------- sample
     M("sample", "temperature multiplies", True, sample=_sample(probs=
         "s = scores * temperature\n        p = np.exp(s - s.max()); p /= p.sum()")),
@@ -363,4 +501,53 @@ def clip_grad_norm(grads, max_norm):
         carry="h = np.tanh(np.eye(params['Wx'].shape[0])[tok] @ params['Wx'] + h @ params['Wh'] + params['b'])")),
     M("sample", "temperature as a power of the probabilities", False, sample=_sample(probs=
         "p = np.exp(scores - scores.max()); p /= p.sum(); p = p ** (1.0 / temperature); p /= p.sum()")),
+    M("sample", "scores from the state before the step (off by one)", True, sample="""
+def sample(params, max_len, temperature, rng):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    h, out = np.zeros(params['Wh'].shape[0]), []
+    for _ in range(max_len):
+        s = (h @ params['W_out'] + params['b_out']) / temperature
+        p = np.exp(s - s.max()); p /= p.sum()
+        tok = int(rng.choice(len(p), p=p))
+        if tok == 0:
+            break
+        out.append(tok)
+        h = np.tanh(params['Wx'][tok] + h @ params['Wh'] + params['b'])
+    return out
+"""),
+    M("sample", "boundary token dropped but the loop goes on", True, sample=_sample(
+        stop="if nxt != 0:\n            out.append(nxt)")),
+    M("sample", "draws with the global np.random", True, sample=_sample(
+        draw="nxt = int(np.random.choice(len(p), p=p))")),
+    M("sample", "one token too many (max_len + 1 steps)", True, sample=_sample().replace(
+        "range(max_len)", "range(max_len + 1)")),
+    M("sample", "one step too few (max_len - 1 steps)", True, sample=_sample().replace(
+        "range(max_len)", "range(max_len - 1)")),
+    M("sample", "calls the test's oracle _test_next_probs", True, sample="""
+def sample(params, max_len, temperature, rng):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    out = []
+    for _ in range(max_len):
+        p = _test_next_probs(params, [0] + out, temperature)
+        tok = int(rng.choice(len(p), p=p))
+        if tok == 0:
+            break
+        out.append(tok)
+    return out
+"""),
+    M("sample", "scipy.special.softmax", True, sample="from scipy.special import softmax\n" + _sample(probs=
+        "p = softmax(scores / temperature)")),
+    M("sample", "Gumbel-max draw, a helper of its own, numpy imported in the cell", False, sample="""
+import numpy as np
+
+
+def gumbel_argmax(logits, rng):
+    # argmax(logits + Gumbel noise) is a draw from softmax(logits)
+    return int(np.argmax(logits - np.log(-np.log(rng.random(len(logits))))))
+
+""" + _sample(probs="s = scores / temperature", draw="nxt = gumbel_argmax(s, rng)")),
+    M("sample", "probabilities in float32", False, sample=_sample(probs=
+        "s = (scores / temperature).astype(np.float32)\n        p = np.exp(s - s.max()); p /= p.sum()")),
 ]
