@@ -3,10 +3,13 @@
 Inputs are what the runner saw (each cell's status, from outside the sandbox), the outputs the
 hidden tests emitted (``seqlab.grading`` in emit mode: numbers only, decoded without pickle),
 and the reference outputs recorded at release, which never enter the sandbox. A grade cell
-earns its points only when it ran without error *and* every hidden case it recorded at release
-was emitted and matches the reference. So a submission that patches the check helpers,
-redefines ``matches_reference`` or hides its tracebacks gains nothing: the hidden cases are
-compared here, with the grader's own copy of the comparison code.
+earns its points only when every hidden case it recorded at release was emitted and matches the
+reference, its visible tests ran without error, and its code breaks no static rule
+(``rules.py``). Each case is emitted before any in-kernel check runs, so a submission that
+patches the check helpers, redefines ``matches_reference`` or hides its tracebacks gains
+nothing: the cases are compared here, with the grader's own copy of the comparison code. An
+in-kernel check that fails in the hidden part only names the failure; it never overrules cases
+that were all emitted and match.
 
 All functions here are pure (no kernel, no files but ``read_emitted``), in the spirit of
 nbgrader's ``utils.py``.
@@ -93,6 +96,8 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
             differs = _first_mismatch(cases, emitted, reference, tolerances)
             if hidden and differs:
                 return result("hidden_failed", differs)
+            if hidden and cases and all(key in emitted for key in cases):
+                return result("passed")   # every case emitted and matching: the kernel's own check has no say
             where = "a hidden case (other shapes or inputs)" if hidden else "a test (its traceback was hidden)"
             return result("hidden_failed" if hidden else "failed",
                           f"{where} differs from the reference: test your function on other shapes, "

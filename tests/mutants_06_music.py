@@ -103,6 +103,25 @@ def build_vocab(text):
 def vectorize(text, char_to_id):
     return np.fromiter((char_to_id[c] for c in text), dtype=np.int64, count=len(text))
 """),
+    M("vectorize", "import numpy as np at the top, a helper of its own", False, vectorize="""
+import numpy as np
+
+
+def distinct_sorted(text):
+    return sorted(set(text))
+
+
+def build_vocab(text):
+    chars = distinct_sorted(text)
+    return chars, {c: i for i, c in enumerate(chars)}
+
+
+def vectorize(text, char_to_id):
+    ids = np.empty(len(text), dtype=np.int64)
+    for i, c in enumerate(text):
+        ids[i] = char_to_id[c]
+    return ids
+"""),
     # ---------------------------------------------------------------- get_batch
     M("get_batch", "targets not shifted", True, get_batch=BATCH.replace("ids[s + 1:s + seq_len + 1]", "ids[s:s + seq_len]")),
     M("get_batch", "last window never drawn", True, get_batch=BATCH.replace("len(ids) - seq_len,", "len(ids) - seq_len - 1,")),
@@ -119,6 +138,33 @@ def get_batch(ids, seq_len, batch_size, rng):
     x = torch.stack([t[s:s + seq_len] for s in starts])
     y = torch.stack([t[s + 1:s + 1 + seq_len] for s in starts])
     return x, y
+"""),
+    M("get_batch", "first window never drawn", True, get_batch=BATCH.replace("rng.integers(0,", "rng.integers(1,")),
+    M("get_batch", "one start for the whole batch", True, get_batch=BATCH.replace(
+        "rng.integers(0, len(ids) - seq_len, size=batch_size)",
+        "np.full(batch_size, rng.integers(0, len(ids) - seq_len))")),
+    M("get_batch", "a new Generator made inside (every call the same windows)", True, get_batch=BATCH.replace(
+        "starts = rng.integers(", "starts = np.random.default_rng(0).integers(")),
+    M("get_batch", "one start at a time, a helper of its own, import numpy as np", False, get_batch="""
+import numpy as np
+
+
+def window(ids, s, T):
+    return ids[s:s + T]
+
+
+def get_batch(ids, seq_len, batch_size, rng):
+    xs, ys = [], []
+    for _ in range(batch_size):
+        s = int(rng.integers(len(ids) - seq_len))
+        xs.append(window(ids, s, seq_len))
+        ys.append(window(ids, s + 1, seq_len))
+    return torch.tensor(np.array(xs), dtype=torch.long), torch.tensor(np.array(ys), dtype=torch.long)
+"""),
+    M("get_batch", "fancy indexing with an (N, T) index array", False, get_batch="""
+def get_batch(ids, seq_len, batch_size, rng):
+    index = rng.integers(0, len(ids) - seq_len, size=(batch_size, 1)) + np.arange(seq_len)   # (N, T)
+    return torch.as_tensor(ids[index]).long(), torch.as_tensor(ids[index + 1]).long()
 """),
     # ---------------------------------------------------------------- MusicLSTM
     M("MusicLSTM", "state ignored", True, MusicLSTM=MODEL.replace("self.lstm(self.embedding(x), state)", "self.lstm(self.embedding(x))")),
@@ -143,6 +189,29 @@ def get_batch(ids, seq_len, batch_size, rng):
                                    self.lstm.bias_ih_l0, self.lstm.bias_hh_l0)
             hs.append(h)
         return self.fc(torch.stack(hs, 1)), (h[None], c[None])""")),
+    M("MusicLSTM", "forward returns the test's oracle", True, MusicLSTM=MODEL.replace(
+        """        out, state = self.lstm(self.embedding(x), state)
+        return self.fc(out), state""",
+        """        logits, state = _test_lstm(self, x, state)
+        return logits.to(self.fc.weight.dtype), state""")),
+    M("MusicLSTM", "import torch.nn as nn at the top, keyword arguments, a helper method", False, MusicLSTM="""
+import torch.nn as nn
+
+
+class MusicLSTM(nn.Module):
+    def __init__(self, V, E, H):
+        super().__init__()
+        self.embedding = nn.Embedding(num_embeddings=V, embedding_dim=E)
+        self.lstm = nn.LSTM(input_size=E, hidden_size=H, num_layers=1, batch_first=True)
+        self.fc = nn.Linear(H, V)
+
+    def embed(self, x):
+        return self.embedding(x)
+
+    def forward(self, x, state=None):
+        out, (h, c) = self.lstm(self.embed(x), state)
+        return self.fc(out), (h, c)
+"""),
     # ---------------------------------------------------------------- train_step
     M("train_step", "no zero_grad", True, train_step=STEP.replace("    optimizer.zero_grad()\n", "")),
     M("train_step", "no clipping", True, train_step=STEP.replace("    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)\n", "")),
@@ -166,6 +235,32 @@ def train_step(model, optimizer, x, y, max_norm=1.0):
             p.grad.mul_(coef)
     optimizer.step()
     return float(loss)
+"""),
+    M("train_step", "the test's oracle does the step", True, train_step="""
+def train_step(model, optimizer, x, y, max_norm=1.0):
+    new, loss = _test_sgd(model, x, y, optimizer.param_groups[0]["lr"], max_norm)
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), new):
+            p.copy_(q)
+    return loss
+"""),
+    M("train_step", "imports at the top, a loss helper of its own", False, train_step="""
+import torch
+import torch.nn.functional as F
+
+
+def mean_cross_entropy(logits, y):
+    return F.cross_entropy(logits.flatten(0, 1), y.flatten())
+
+
+def train_step(model, optimizer, x, y, max_norm=1.0):
+    model.train()
+    optimizer.zero_grad(set_to_none=True)
+    loss = mean_cross_entropy(model(x)[0], y)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)
+    optimizer.step()
+    return float(loss.detach())
 """),
     # ---------------------------------------------------------------- sample
     M("sample", "state reset every step", True, sample=SAMPLE.replace("logits, state = model(x, state)", "logits, state = model(x)")),
@@ -194,6 +289,49 @@ def sample(model, start, length, temperature, chars, rng):
             logits, state = model(torch.tensor([[tok]]), state)
     return text
 """),
+    M("sample", "drawn character not fed back", True,
+      sample=SAMPLE.replace("            x = torch.tensor([[tok]])\n", "")),
+    M("sample", "logits of the first position, not the last", True,
+      sample=SAMPLE.replace("logits[0, -1]", "logits[0, 0]")),
+    M("sample", "the start's last character read twice", True, sample=SAMPLE.replace(
+        "    state, out = None, []\n", "    _, state = model(x)\n    x, out = x[:, -1:], []\n")),
+    M("sample", "probabilities from the test's oracle", True, sample="""
+def sample(model, start, length, temperature, chars, rng):
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    text = start
+    for _ in range(length):
+        p = _test_probs(model, text, temperature)
+        text += chars[int(rng.choice(len(chars), p=p / p.sum()))]
+    return text
+"""),
+    M("sample", "the test's oracle found through globals()", True, sample=SAMPLE.replace(
+        "p = torch.softmax(logits[0, -1].double() / temperature, dim=0).numpy()",
+        "p = globals()['_test_' + 'probs'](model, start + ''.join(out), temperature)")),
+    M("sample", "Gumbel-max draws, a helper of its own, import numpy as np", False, sample="""
+import numpy as np
+
+
+def scaled_logits(logits, temperature):
+    return logits[0, -1].double().cpu().numpy() / temperature
+
+
+def sample(model, start, length, temperature, chars, rng):
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    device = next(model.parameters()).device
+    new = []
+    with torch.no_grad():
+        logits, state = model(torch.tensor([[chars.index(c) for c in start]], device=device))
+        for _ in range(length):
+            tok = int(np.argmax(scaled_logits(logits, temperature) + rng.gumbel(size=len(chars))))
+            new.append(chars[tok])
+            logits, state = model(torch.tensor([[tok]], device=device), state)
+    return start + "".join(new)
+"""),
+    M("sample", "rng.choice over the characters themselves", False, sample=SAMPLE.replace(
+        "tok = int(rng.choice(len(chars), p=p / p.sum()))\n            out.append(chars[tok])",
+        "c = str(rng.choice(chars, p=p / p.sum()))\n            out.append(c)\n            tok = idx[c]")),
     # ---------------------------------------------------------------- extract_tunes
     M("extract_tunes", "keeps the unterminated last tune", True, extract_tunes=EXTRACT.replace("blocks[:-1]", "blocks")),
     M("extract_tunes", "splits on exactly two newlines", True, extract_tunes=EXTRACT.replace(
@@ -214,5 +352,24 @@ def extract_tunes(text):
         elif cur is not None:
             cur.append(line)
     return out
+"""),
+    M("extract_tunes", "blank-line helper of its own, blocks joined back", False, extract_tunes="""
+def is_blank(line):
+    return not line.strip(" \\t")
+
+
+def extract_tunes(text):
+    lines = text.split("\\n")
+    tunes, block = [], []
+    for i, line in enumerate(lines):
+        if is_blank(line) and i < len(lines) - 1:
+            starts = [j for j, l in enumerate(block) if l.startswith("X:")]
+            tune = block[starts[-1]:] if starts else []
+            if any(l.startswith("K:") for l in tune[:-1]):
+                tunes.append("\\n".join(tune))
+            block = []
+        elif not is_blank(line):
+            block.append(line)
+    return tunes
 """),
 ]

@@ -120,3 +120,10 @@ def test_error_stage_reads_the_line_of_the_traceback():
                                                traceback=trace if traceback else [])]
         return error_stage(cell)
     assert raised_at(2) == "visible" and raised_at(4) == "hidden" and raised_at(4, traceback=False) == "unknown"
+
+
+def test_a_hidden_check_never_overrules_matching_cases():
+    """Does a cell whose hidden check raised, after every case was emitted and matched, keep its points?"""
+    t = score_cell("test_f", 2.0, CellRun(3, "error", "CheckFailed: stricter than the grader"), ("k/a",),
+                   {"k/a": np.arange(3.0)}, REFERENCE, stage="hidden")
+    assert (t.status, t.points) == ("passed", 2.0)
