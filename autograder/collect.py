@@ -11,23 +11,30 @@ copies were set aside, what was skipped, and which roster students handed nothin
   notebook's path inside the source gives its ``student`` group; "Copy of", " (2)", " - Copy",
   "-checkpoint" and the lab's own name are dropped. With a roster, that name (then the LMS user id,
   then the other folder and file names) is looked up by id, login, lms_id, email or its local part,
-  or full name ("Smith, Jane" ~ "Jane Smith" ~ "jane_smith" ~ Canvas's "smithjane").
+  or full name ("Smith, Jane" ~ "Jane Smith" ~ "jane_smith" ~ Canvas's "smithjane"). Without one, a
+  name becomes the id (``student_ids``): an ASCII name as it is spelled, any other as a slug of its
+  own letters ("zoë", "李雷"), with a short hash of it where its ASCII fold clashes with another's.
 - Copies: of several notebooks for one student the one kept is, by the first rule that tells them
   apart, ``_RANK_WHY``: not a checkpoint, named after the lab, the later Blackboard attempt, the
   newer (zip entry date or file mtime), marked LATE, the higher copy number ("x (1)" over "x").
-- Zip files: an entry with an absolute path or ``..`` refuses the archive (zip slip), links are
-  skipped, ``__MACOSX/`` and dot files ignored, more than ``max_bytes`` uncompressed refuses it
-  (zip bomb), and a folder every notebook shares (a download's wrapper) is not taken for a student.
+  But a file the LMS names as the student's (or ``--pattern`` does) always beats one whose plain
+  file or folder name only looks like theirs: that clash is reported as a conflict for the TA.
+- Zip files: an entry with an absolute path, a drive or ``..`` is skipped and reported (zip slip),
+  links are skipped, ``__MACOSX/`` and dot files ignored, more than ``max_bytes`` uncompressed
+  refuses it (zip bomb), and a folder every notebook shares (a download's wrapper) is not taken for
+  a student.
 """
 from __future__ import annotations
 
 import calendar
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +42,7 @@ from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .course import GradingError
 from .grade import student_id
-from .roster import RosterIndex, Student, add_students, load_roster
+from .roster import RosterIndex, Student, add_students, load_roster, split_name
 
 # Total uncompressed size a zip may declare before it is refused as a likely zip bomb.
 MAX_BYTES = 2 * 2**30
@@ -67,6 +74,7 @@ class CollectReport:
     collected: Dict[str, Path] = field(default_factory=dict)   # student id -> entry in the source
     unmatched: List[Pair] = field(default_factory=list)        # (entry, why no student)
     superseded: List[Pair] = field(default_factory=list)       # (entry, which copy was kept instead)
+    conflicts: List[Pair] = field(default_factory=list)        # (entry, whose LMS-named file was kept instead)
     skipped: List[Pair] = field(default_factory=list)          # (entry, why it is not a submission)
     missing: List[str] = field(default_factory=list)           # roster students without a submission
     dry_run: bool = False
@@ -75,12 +83,13 @@ class CollectReport:
         """A report for the TA: one line per file that needs a look, then who is missing."""
         counts = [f"{len(self.collected)} collected"] + [f"{len(v)} {k}" for k, v in (
             ("could not be matched", self.unmatched), ("superseded", self.superseded),
-            ("skipped", self.skipped), ("missing", self.missing)) if v]
+            ("conflict(s)", self.conflicts), ("skipped", self.skipped), ("missing", self.missing)) if v]
         lines = [f"{self.lab} from {self.source}: " + ", ".join(counts) + (" (dry run: nothing written)" if self.dry_run else "")]
         width = max((len(s) for s in self.collected), default=0)
         lines += [f"  {sid.ljust(width)} <- {entry}" for sid, entry in self.collected.items()]
         lines += [f"could not match {entry!r}: {why}" for entry, why in self.unmatched]
         lines += [f"superseded {entry!r}: {why}" for entry, why in self.superseded]
+        lines += [f"conflict {entry!r}: {why}" for entry, why in self.conflicts]
         lines += [f"skipped {entry!r}: {why}" for entry, why in self.skipped]
         if self.missing:
             lines.append(f"no submission from {len(self.missing)} roster student(s): {', '.join(self.missing)}")
@@ -100,8 +109,8 @@ class CollectReport:
     def load(cls, course: os.PathLike, lab: str) -> "CollectReport":
         data = json.loads(report_path(course, lab).read_text(encoding="utf-8"))
         data["collected"] = {s: Path(p) for s, p in data["collected"].items()}
-        for key in ("unmatched", "superseded", "skipped"):
-            data[key] = [tuple(pair) for pair in data[key]]
+        for key in ("unmatched", "superseded", "conflicts", "skipped"):
+            data[key] = [tuple(pair) for pair in data.get(key, [])]
         return cls(**data)
 
 
@@ -124,21 +133,30 @@ def collect(source: os.PathLike, course: os.PathLike, lab: str, *,
         report.skipped += skipped + [(e.name, _not_a_notebook(e.name)) for e in entries
                                      if not _is_notebook(e) and not e.rel.endswith(GRADESCOPE_METADATA)]
         matcher = _Matcher(lab, pattern, students, entries)
-        groups: Dict[str, List[Tuple[tuple, str, _Entry]]] = {}
+        groups: Dict[str, List[Tuple[tuple, str, _Entry, bool]]] = {}
         for e in filter(_is_notebook, entries):
-            sid, why, m = matcher.identify(e)
+            sid, why, m, named = matcher.identify(e)
             if sid is None:
                 report.unmatched.append((e.name, why))
             else:
-                groups.setdefault(sid if students is not None else sid.casefold(), []).append((_rank(e, m, lab), sid, e))
-        existing = {p.name.casefold(): p.name for p in (course / "submitted").glob("*")} if students is None else {}
-        for key, group in sorted(groups.items()):
-            group.sort(key=lambda item: item[0], reverse=True)
-            (best, spelling, kept), rest = group[0], group[1:]
-            sid = existing.get(key, spelling)           # as collected before, else as the kept file has it
-            for rank, _, e in rest:
+                groups.setdefault(sid if students is not None else _fold_case(sid), []).append((_rank(e, m, lab), sid, e, named))
+        chosen = {}
+        for key, group in groups.items():
+            named = [item for item in group if item[3]]
+            ordered = sorted(named or group, key=lambda item: item[0], reverse=True)
+            chosen[key] = (ordered, [item for item in group if named and not item[3]])
+        spelled = {key: ordered[0][1] for key, (ordered, _) in chosen.items()}   # as the kept file has it
+        ids = {key: key for key in groups} if students is not None else student_ids(spelled, _existing(course))
+        for key, (group, guesses) in sorted(chosen.items()):
+            (best, _, kept, _), rest = group[0], group[1:]
+            sid = ids[key]
+            for rank, _, e, _ in rest:
                 why = next((w for w, a, b in zip(_RANK_WHY, best, rank) if a != b), "it comes first")
                 report.superseded.append((e.name, f"{kept.name!r} was kept for {sid}: {why}"))
+            for _, _, e, _ in guesses:
+                report.conflicts.append((e.name, f"its name looks like {sid}'s, but the LMS names {kept.name!r} as "
+                                                 f"{sid}'s, and that was kept: if {e.name!r} is the right file, "
+                                                 "rename it <id>.ipynb and collect it on its own"))
             try:
                 if not dry_run:
                     _write(kept, course / "submitted" / sid / lab / f"{lab}.ipynb")
@@ -146,13 +164,15 @@ def collect(source: os.PathLike, course: os.PathLike, lab: str, *,
             except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as err:
                 report.skipped.append((kept.name, f"could not be read ({err}); download it again"))
     report.collected = dict(sorted(report.collected.items()))
-    for pairs in (report.unmatched, report.superseded, report.skipped):
+    for pairs in (report.unmatched, report.superseded, report.conflicts, report.skipped):
         pairs.sort()
     if students is not None:
         report.missing = sorted(s.id for s in students if s.id not in report.collected)
     if not dry_run:
-        if update_gradebook:
-            add_students(course, students if students is not None else [Student(s) for s in report.collected])
+        if update_gradebook:    # a name that is not plain ASCII is kept as the student's name
+            found = {ids[key]: spelled[key] for key in groups}
+            add_students(course, students if students is not None else
+                         [Student(s, *(("", "") if found[s].isascii() else split_name(found[s]))) for s in report.collected])
         report.save(course)
     return report
 
@@ -179,32 +199,88 @@ class _Matcher:
         self.lms = sorted({kind for e in filter(_is_notebook, entries) for kind in _LMS
                            if re.search(PATTERNS[kind], e.rel, re.I)})
 
-    def identify(self, e: "_Entry") -> Tuple[Optional[str], str, Optional[re.Match]]:
-        """(student id, "", match) for a notebook, or (None, why not, match)."""
+    def identify(self, e: "_Entry") -> Tuple[Optional[str], str, Optional[re.Match], bool]:
+        """(student id or, without a roster, their name; "", match, named) for a notebook, or (None, why
+        not, match, False). ``named``: the LMS's naming scheme, Gradescope's metadata or --pattern
+        found the student, not a plain file or folder name."""
         kind, m = next(((kind, m) for kind, rx in self.patterns if (m := rx.search(e.rel))), (None, None))
         if m is None:
-            return None, f"no student pattern matched (--pattern {self.pattern!r}); rename it to fit, or change --pattern", m
+            return None, (f"no student pattern matched (--pattern {self.pattern!r}); rename it to fit, or change "
+                          "--pattern"), m, False
         raw = m.group("student")
         names = [_clean(text, self.lab) for text in self.aliases.get(raw, [raw])]
+        named = kind in _LMS or kind == "--pattern" or raw in self.aliases
         if self.index is None:
             if kind == "file" and self.lms:
                 return None, (f"no student pattern matched (the other notebooks have {'/'.join(self.lms)} names); "
-                              "rename it <student>.ipynb in a folder of its own, or pass --roster"), m
+                              "rename it <student>.ipynb in a folder of its own, or pass --roster"), m, False
             if not names[0]:
-                return None, "its name holds the lab's name and no student's; rename it <student>.ipynb", m
+                return None, "its name holds the lab's name and no student's; rename it <student>.ipynb", m, False
             try:
-                return student_id(names[0]), "", m
+                _slug(names[0])
             except GradingError as err:
-                return None, str(err), m
+                return None, str(err), m, False
+            return names[0], "", m, named
         parts = [_clean(part, self.lab) for part in e.name.replace("\\", "/").split("/")]
-        for text in names + [m.groupdict().get("uid") or ""] + parts[::-1]:
+        tries = [(text, named) for text in names + [m.groupdict().get("uid") or ""]] + [(p, False) for p in parts[::-1]]
+        for text, strong in tries:
             hits = self.index.lookup(text) if text else set()
             if len(hits) == 1:
-                return hits.pop(), "", m
+                return hits.pop(), "", m, strong
             if hits:
-                return None, f"{text!r} matches {len(hits)} roster students ({', '.join(sorted(hits))}); rename it <id>.ipynb", m
+                return None, (f"{text!r} matches {len(hits)} roster students ({', '.join(sorted(hits))}); rename it "
+                              "<id>.ipynb"), m, False
         return None, (f"{names[0] or raw!r} is not in the roster (looked up by id, login, lms_id, email and name); "
-                      "add the student to the roster or rename the file <id>.ipynb"), m
+                      "add the student to the roster or rename the file <id>.ipynb"), m, False
+
+
+def _slug(name: str) -> str:
+    """A folder-safe id of ``name``: an ASCII name as ``grade.student_id`` spells it, any other NFKC-normalised,
+    lower case, its own letters and digits kept and the rest as '_' ("Zoë Martin" -> "zoë_martin")."""
+    if name.isascii():
+        return student_id(name)
+    text = unicodedata.normalize("NFKC", name).casefold()
+    sid = re.sub(r"[^\w.@-]+", "_", text).strip("._")[:64]
+    if not sid:
+        raise GradingError(f"cannot make a student id from {name!r}: rename the submission")
+    return sid
+
+
+def _existing(course: Path) -> Dict[str, str]:
+    """Key -> id of the students already collected into the course."""
+    found = {}
+    for path in (course / "submitted").glob("*"):
+        with contextlib.suppress(GradingError):
+            found[_fold_case(path.name)] = path.name
+    return found
+
+
+def _fold_case(name: str) -> str:
+    """The key that tells students apart: one for 'JSmith' and 'jsmith (1)', or 'zoë' in NFC and NFD."""
+    return _slug(name).casefold()
+
+
+def _ascii_fold(sid: str) -> str:
+    return unicodedata.normalize("NFKD", sid).encode("ascii", "ignore").decode().casefold()
+
+
+def student_ids(names: Dict[str, str], existing: Dict[str, str]) -> Dict[str, str]:
+    """Group key -> student id, for students found by ``names`` (key -> a name they were found by) without a
+    roster; ``existing`` maps the keys of ids already collected to them. A non-ASCII id whose ASCII fold
+    equals another's ("zoë", "zoé", "zoe") gets a short hash of itself, so that a tool that folds ids to
+    ASCII still tells them apart; an id collected before stays as it was."""
+    slugs = {key: existing.get(key) or _slug(name) for key, name in names.items()}
+    folds: Dict[str, int] = {}
+    for key, sid in {**{k: v for k, v in existing.items() if k not in slugs}, **slugs}.items():
+        if _ascii_fold(sid):
+            folds[_ascii_fold(sid)] = folds.get(_ascii_fold(sid), 0) + 1
+    ids = {}
+    for key, sid in slugs.items():
+        hashed = f"{sid}-{hashlib.sha1(sid.encode()).hexdigest()[:6]}"
+        if key not in existing and not sid.isascii() and (folds.get(_ascii_fold(sid), 0) > 1 or _fold_case(hashed) in existing):
+            sid = existing.get(_fold_case(hashed), hashed)
+        ids[key] = sid
+    return ids
 
 
 def _undecorate(text: str) -> Tuple[str, int, bool]:
@@ -311,8 +387,9 @@ def _zip_entries(source: Path, archive: zipfile.ZipFile, max_bytes: int) -> Tupl
         name = info.filename.replace("\\", "/")
         parts = name.split("/")
         if name.startswith("/") or re.match(r"[A-Za-z]:", name) or ".." in parts:
-            raise GradingError(f"refusing {source}: entry {info.filename!r} points outside the archive "
-                               "(zip slip); this is not an LMS download, ask where it came from")
+            skipped.append((info.filename, "its path points outside the archive (zip slip: an absolute path, a "
+                                           "drive or '..'); not collected: ask where it came from"))
+            continue
         parts = [p for p in parts if p not in ("", ".")]
         if info.is_dir() or not parts or parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts):
             continue

@@ -7,15 +7,25 @@ control characters, sources as lists of lines, no cell ids (nbformat < 4.5), or 
 ``UnreadableNotebook`` with a sentence a TA can forward (a zip, a PDF, an HTML page, a Python script,
 a merge conflict, JSON cut off at line L). In the spirit of nbformat's own ``reads`` and nbgrader's
 ``utils.py``; ``repair.py`` then rebuilds the notebook on the grading template.
+
+Two things a student's file can hold break the steps after reading, so they stop here. JSON can
+spell half an emoji (``"\\ud83d"``), which UTF-8 cannot encode: ``scrub`` replaces lone surrogates
+in every string (the runner scrubs the kernel's outputs the same way). And a markdown cell can
+reference a pasted image (``![](attachment:image.png)``) that nbconvert must find or it stops the
+whole feedback run: images pasted as JupyterLab and Colab store them are kept (base64 PNG, JPEG or
+GIF, size-capped), and ``safe_markdown`` rewrites every reference to an attachment that is not.
 """
 from __future__ import annotations
 
 import ast
+import base64
+import binascii
 import io
 import json
 import re
 import warnings
 import zipfile
+from typing import Any, Dict, Mapping, Optional
 
 import nbformat
 from nbformat import NotebookNode
@@ -24,6 +34,15 @@ from .course import GradingError
 
 RESUBMIT = "ask the student to download the notebook again (Colab or Jupyter: File > Download > .ipynb) and resubmit"
 VALID_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# Pasted images kept with a markdown cell: these types (SVG can hold script), each at most
+# ATTACHMENT_CHARS of base64 and all of a notebook's together at most ATTACHMENTS_CHARS.
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
+ATTACHMENT_CHARS = 2 * 2**20
+ATTACHMENTS_CHARS = 8 * 2**20
+# Markdown longer than this is not parsed to check its attachment references: shown as code instead.
+MARKDOWN_CHECK_CHARS = 2**20
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class UnreadableNotebook(GradingError):
@@ -60,9 +79,9 @@ def read_submission(data: bytes) -> NotebookNode:
             raise UnreadableNotebook("this is a Python script, not a notebook (File > Download > .py?): ask the "
                                      "student for the .ipynb (File > Download > .ipynb)")
         raise UnreadableNotebook(f"not a notebook: the file starts with {stripped[:40]!r}; {RESUBMIT}")
-    parsed = _parse_json(text.rstrip("\x00 \t\r\n"), len(data), 3 if data[:3] == b"\xef\xbb\xbf" else 0)
+    parsed = scrub(_parse_json(text.rstrip("\x00 \t\r\n"), len(data), 3 if data[:3] == b"\xef\xbb\xbf" else 0))
     if isinstance(parsed, str) and parsed.lstrip().startswith("{"):  # a notebook saved as a JSON string
-        parsed = _parse_json(parsed.strip(), len(data), 0)
+        parsed = scrub(_parse_json(parsed.strip(), len(data), 0))
     if not isinstance(parsed, dict) or not ("cells" in parsed or "worksheets" in parsed):
         keys = f"its keys are {sorted(map(str, parsed))[:8]}" if isinstance(parsed, dict) else \
             f"its top level is a {type(parsed).__name__}"
@@ -160,10 +179,13 @@ def _normalize(d: dict) -> NotebookNode:
     """A valid v4.5 notebook from a v4-shaped dict, dropping what cannot be trusted."""
     nb = nbformat.v4.new_notebook(metadata=nbformat.from_dict(d["metadata"]) if isinstance(d.get("metadata"), dict) else {})
     used: set = set()
+    budget = [ATTACHMENTS_CHARS]
     for index, raw in enumerate(c for c in (d.get("cells") if isinstance(d.get("cells"), list) else []) if isinstance(c, dict)):
         new = getattr(nbformat.v4, f"new_{cell_type(raw)}_cell")(cell_text(raw.get("source")))
         if isinstance(raw.get("metadata"), dict):
             new.metadata = nbformat.from_dict(raw["metadata"])
+        if new.cell_type == "markdown":
+            _with_attachments(new, raw.get("attachments"), budget)
         if new.cell_type == "code" and isinstance(raw.get("outputs"), list):
             new.outputs = nbformat.from_dict([o for o in raw["outputs"] if isinstance(o, dict)])
         cid = raw.get("id")
@@ -173,12 +195,110 @@ def _normalize(d: dict) -> NotebookNode:
     if not _valid(nb):  # outputs and most metadata are not needed to grade: drop them rather than fail
         nb.metadata = nbformat.from_dict({k: v for k, v in nb.metadata.items() if k in ("kernelspec", "language_info")})
         for cell in nb.cells:
-            cell.metadata = nbformat.from_dict({"nbgrader": nbgrader_meta(cell)} if nbgrader_meta(cell) else {})
+            keep = {k: cell.metadata[k] for k in ("nbgrader", "autograder") if isinstance(cell.metadata.get(k), dict)}
+            cell.metadata = nbformat.from_dict(keep)
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         if not _valid(nb):
             nb.metadata = NotebookNode()
     return nb
+
+
+def _with_attachments(cell: NotebookNode, attachments: Any, budget: list) -> None:
+    """Give a markdown cell its valid pasted images; rewrite its references to any other attachment and
+    note their names in ``metadata.autograder.missing_attachments`` (for the repair notes)."""
+    kept: Dict[str, Dict[str, str]] = {}
+    for name, bundle in (attachments.items() if isinstance(attachments, dict) else ()):
+        images = {mime: _base64(value) for mime, value in (bundle.items() if isinstance(bundle, dict) else ())
+                  if mime in IMAGE_TYPES}
+        images = {mime: value for mime, value in images.items() if value and len(value) <= ATTACHMENT_CHARS}
+        size = sum(map(len, images.values()))
+        if images and size <= budget[0]:
+            budget[0] -= size
+            kept[name] = images
+    if kept:
+        cell.attachments = nbformat.from_dict(kept)
+    safe = safe_markdown(cell.source, kept)
+    if safe != cell.source:
+        missing = sorted(set(re.findall(r"attachment:([^\s)\]>\"']+)", cell.source)) - set(kept))
+        cell.metadata.setdefault("autograder", {})["missing_attachments"] = missing or ["?"]
+        cell.source = safe
+
+
+def _base64(value: Any) -> Optional[str]:
+    """``value`` (a string or a list of lines) as compact base64, or None if it is not base64."""
+    compact = "".join(cell_text(value).split())
+    try:
+        return compact if compact and base64.b64decode(compact, validate=True) else None
+    except (binascii.Error, ValueError):
+        return None
+
+
+def safe_markdown(source: str, attachments: Optional[Mapping[str, Any]] = None) -> str:
+    """``source`` as nbconvert can render it beside ``attachments``: nbconvert stops the whole export at
+    a reference to an attachment it does not find, so each such reference is rewritten
+    (``missing-image:NAME``, a broken image); a source whose references cannot be found that way
+    (spelled with entities or escapes, or too long to check) is shown as code instead."""
+    if "attachment:" not in source and "&" not in source and "\\" not in source:
+        return source     # no way left to spell a reference to an attachment
+    names = set(attachments or ())
+    if len(source) <= MARKDOWN_CHECK_CHARS:
+        if _renders(source, attachments):
+            return source
+        kept = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))   # "attachment:" not before a kept name
+        pattern = re.compile(r"attachment:(?!(?:%s)(?=[\s)>\]\"']|$))" % kept if names else "attachment:")
+        for candidate in (pattern.sub("missing-image:", source), source.replace("attachment:", "missing-image:")):
+            if _renders(candidate, attachments):
+                return candidate
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", source)), default=0))
+    return (f"*The grader shows this cell as code: it refers to pasted images the file does not hold.*\n\n"
+            f"{fence}\n{source}\n{fence}\n")
+
+
+def _renders(source: str, attachments: Optional[Mapping[str, Any]]) -> bool:
+    """Does nbconvert's markdown filter render ``source`` beside ``attachments`` without raising?"""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+    try:
+        MarkdownWithMath(renderer=IPythonRenderer(escape=False, attachments=dict(attachments or {}))).render(source)
+    except Exception:  # InvalidNotebook on a missing attachment, or mistune choking on deep nesting
+        return False
+    return True
+
+
+def scrub_text(text: str) -> str:
+    """``text`` as UTF-8 can encode it: each lone UTF-16 surrogate (half an emoji) as U+FFFD, a pair
+    of surrogates as the character they spell."""
+    if not SURROGATE.search(text):
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with ``scrub_text`` applied to every string in it, keys included; dicts and lists are
+    changed in place (no recursion: JSON can nest deeper than Python's stack)."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key in list(item):
+                child = item[key]
+                if isinstance(child, str):
+                    child = scrub_text(child)
+                elif isinstance(child, (dict, list)):
+                    stack.append(child)
+                clean = scrub_text(key) if isinstance(key, str) else key
+                if clean is not key:
+                    del item[key]
+                item[clean] = child
+        elif isinstance(item, list):
+            for i, child in enumerate(item):
+                if isinstance(child, str):
+                    item[i] = scrub_text(child)
+                elif isinstance(child, (dict, list)):
+                    stack.append(child)
+    return value
 
 
 def fresh_id(index: int, used: set) -> str:

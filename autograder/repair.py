@@ -6,8 +6,9 @@ v4.5 notebook (or said why it cannot); ``repair`` rebuilds that notebook in
 the grading template's cell order: locked cells (tests, text, setup) verbatim from the template,
 each solution cell with the student's code, found by nbgrader grade id, then cell id, then the
 names it defines (``ast``), then text similarity (``difflib``); cells the student added stay after
-the cell they followed. Every change is one sentence in ``Repaired.repairs``. Pure functions, no
-kernel, in the spirit of nbgrader's ``utils.py``; nbgrader's ``OverwriteCells`` still runs after.
+the cell they followed, markdown with its pasted images. Every change is one sentence in
+``Repaired.repairs``. Pure functions, no kernel, in the spirit of nbgrader's ``utils.py``;
+nbgrader's ``OverwriteCells`` still runs after.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import nbformat
 from nbformat import NotebookNode
 
 from .preprocessors import strip_hidden_tests
-from .reading import VALID_ID, cell_text, cell_type, fresh_id, nbgrader_meta, without_magics
+from .reading import VALID_ID, cell_text, cell_type, fresh_id, nbgrader_meta, safe_markdown, without_magics
 
 # A student cell this similar (difflib ratio) to a locked cell is a copy of it, edited or not.
 LOCKED_SIMILARITY = 0.8
@@ -146,6 +147,8 @@ class _Cell:
     id: Optional[str]
     functions: FrozenSet[str]
     names: FrozenSet[str]
+    attachments: Optional[dict] = None  # a markdown cell's pasted images (checked by ``reading``)
+    missing: Tuple[str, ...] = ()       # images it referred to that ``reading`` did not keep
 
     @property
     def grade_id(self) -> Optional[str]:
@@ -174,8 +177,19 @@ def _slots(template) -> List[_Slot]:
 
 def _student(submission) -> List[_Cell]:
     return [_Cell(number, cell_type(cell), cell_text(cell.get("source")), nbgrader_meta(cell), _key(cell.get("id")),
-                  *definitions(cell_text(cell.get("source"))))
+                  *definitions(cell_text(cell.get("source"))), *_pasted(cell))
             for number, cell in enumerate(_cells(submission), start=1)]
+
+
+def _pasted(cell: dict) -> Tuple[Optional[dict], Tuple[str, ...]]:
+    """(pasted images, names of the images it lost in reading) of a markdown cell."""
+    if cell_type(cell) != "markdown":
+        return None, ()
+    meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+    lost = (meta.get("autograder") or {}).get("missing_attachments") if isinstance(meta.get("autograder"), dict) else None
+    attachments = cell.get("attachments")
+    return (attachments if isinstance(attachments, dict) and attachments else None,
+            tuple(str(n) for n in lost) if isinstance(lost, list) else ())
 
 
 _ROLE = ("grade_id", "grade", "solution", "locked", "points")  # the nbgrader keys that decide the grading
@@ -262,7 +276,7 @@ def repair(submission, template: NotebookNode) -> Repaired:
         answered_in = slots[home[answer.number]] if answer else None
         source = None if answer is None else answer.source if answered_in is s else \
             f"# answered in the cell of '{answered_in.label}' above"
-        out.cells.append(_template_cell(s, source, used))
+        out.cells.append(_template_cell(s, source, used, answer.attachments if answered_in is s else None))
         out.cells += [_own_cell(c, used) for c in extras.get(s.index, [])]
         dups = [c for c in copies.get(s.index, []) if c is not rep[s.index]]
         notes += _slot_notes(s, rep.get(s.index), answer, answered_in, dups, s.index in moved)
@@ -283,6 +297,10 @@ def repair(submission, template: NotebookNode) -> Repaired:
     if isinstance(kernel, dict) and kernel.get("name") and kernel.get("name") != wanted:
         head.append(f"set the kernel to the template's {wanted!r} (the submission asked for {kernel.get('name')!r})")
     added = sorted(c.number for cs in extras.values() for c in cs)
+    kept = set(added) | {answer.number for answer in chosen.values()}
+    own_notes += [f"cell {c.number} refers to pasted image(s) {', '.join(c.missing)} that the file does not hold "
+                  "(or not as a PNG, JPEG or GIF under the size limit): the reference was removed"
+                  for c in cells if c.missing and c.number in kept]
     if added:
         own_notes.append(f"kept {len(added)} cell(s) the student added (cells {', '.join(map(str, added))}), "
                          "each after the template cell it followed")
@@ -343,15 +361,20 @@ def _list(names) -> str:
     return ", ".join(sorted(names)) or "the stub's code"
 
 
-def _template_cell(s: _Slot, source: Optional[str], used: set) -> NotebookNode:
-    """The template's cell (type, metadata, id), with ``source`` in place of its own if given."""
+def _template_cell(s: _Slot, source: Optional[str], used: set, attachments: Optional[dict] = None) -> NotebookNode:
+    """The template's cell (type, metadata, id), with ``source`` (and the student's pasted ``attachments``)
+    in place of its own if given."""
     cell = getattr(nbformat.v4, f"new_{cell_type(s.cell)}_cell")(cell_text(s.cell.get("source")) if source is None else source)
     cell.metadata = nbformat.from_dict(copy.deepcopy(s.cell.get("metadata") or {}))
     cid = s.cell.get("id")
     cell.id = cid if isinstance(cid, str) and VALID_ID.match(cid) else fresh_id(s.index, used)
     used.add(cell.id)
-    if cell.cell_type == "markdown" and isinstance(s.cell.get("attachments"), dict):
-        cell.attachments = nbformat.from_dict(copy.deepcopy(s.cell["attachments"]))
+    if cell.cell_type == "markdown":
+        pasted = s.cell.get("attachments") if source is None else attachments
+        if isinstance(pasted, dict) and pasted:
+            cell.attachments = nbformat.from_dict(copy.deepcopy(pasted))
+        if source is not None:   # the student's text, maybe from a code cell: no reference left dangling
+            cell.source = safe_markdown(cell.source, cell.get("attachments"))
     return cell
 
 
@@ -360,6 +383,10 @@ def _own_cell(c: _Cell, used: set) -> NotebookNode:
     cell = getattr(nbformat.v4, f"new_{c.type}_cell")(c.source)
     cell.id = c.id if c.id and VALID_ID.match(c.id) and c.id not in used else fresh_id(1000 + c.number, used)
     used.add(cell.id)
+    if c.type == "markdown":   # the student's pasted images stay with their text
+        if c.attachments:
+            cell.attachments = nbformat.from_dict(copy.deepcopy(c.attachments))
+        cell.source = safe_markdown(c.source, c.attachments)
     return cell
 
 

@@ -70,14 +70,15 @@ def load_roster(path: os.PathLike) -> List[Student]:
             raise GradingError(f"{where}: id {sid!r} is already on line {lines[sid]}; each student once")
         if f.get("email") and "@" not in f["email"]:
             raise GradingError(f"{where}: email {f['email']!r} has no '@'; fix it or leave it empty")
-        first, last = _split_name(f.get("name", ""))
+        first, last = split_name(f.get("name", ""))
         students[sid] = Student(sid, f.get("first_name") or first, f.get("last_name") or last,
                                 f.get("email", ""), f.get("login", ""), f.get("lms_id", ""))
         lines[sid] = rows.line_num
     return list(students.values())
 
 
-def _split_name(name: str) -> Tuple[str, str]:
+def split_name(name: str) -> Tuple[str, str]:
+    """(first, last) of a full name: "Smith, Jane" and "Jane Smith" give ("Jane", "Smith"), "李雷" ("", "李雷")."""
     if "," in name:                                   # "Smith, Jane"
         last, first = name.split(",", 1)
         return first.strip(), last.strip()
@@ -96,9 +97,10 @@ def add_students(course: os.PathLike, roster: Sequence[Student]) -> List[str]:
 
 
 def _norm(text: str) -> str:
-    """'Jösé  Smith' -> 'jose_smith': accents dropped, lower case, runs of other characters as '_'."""
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", text.casefold()).strip("_")
+    """'Jösé  Smith' -> 'jose_smith', '李雷' -> '李雷': accents dropped, lower case, letters and digits of
+    any script kept, runs of other characters as '_'."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return re.sub(r"[\W_]+", "_", text.casefold()).strip("_")
 
 
 class RosterIndex:

@@ -194,7 +194,10 @@ def violations(cells: Sequence, template: Optional[Sequence] = None) -> Dict[str
         chosen = _closure(part.function, before)
         in_parts.update(id(s) for _, s, _ in chosen)
         for _, stmt, src in chosen:
-            hit = _first(ctx.check(src, part.function, part.forbid), stmt.lineno)
+            names = _statement_names(stmt)
+            what = part.function if part.function in names or not names else \
+                f"{', '.join(sorted(names))} (which {part.function} uses)"
+            hit = _first(ctx.check(src, what, part.forbid), stmt.lineno)
             if hit is not None:
                 found[grade_id] = hit
                 break

@@ -10,6 +10,13 @@ A crash never costs more than the cell that caused it: after a timeout or a dead
 are replayed without their outputs (known-bad cells skipped), and grading goes on with the
 next cell. A notebook-wide deadline and a restart budget bound the total cost, and each cell
 keeps at most ``Limits.output_kb`` of output, so a flood of prints cannot exhaust the grader.
+
+Each kernel starts clean (``sandbox.fresh_home``): nothing a cell planted in its home or IPython
+profile runs in the next kernel, and a kernel that still cannot start again turns the rest of the
+notebook into ``not_run`` results, with why. The kernel's messages are the student's to forge: one
+of a shape nbclient does not expect is dropped with a note, every text kept is scrubbed of what
+UTF-8 cannot encode (``reading.scrub``), and an error counts against the output cap like any other
+output, cut to a few KB but never dropped (scoring needs it).
 """
 from __future__ import annotations
 
@@ -22,9 +29,11 @@ from typing import Dict, List, Optional
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
 
-from .sandbox import Limits, drain, kernel_env, processes_of, reap, wrap
+from .course import GradingError
+from .reading import safe_markdown, scrub, scrub_text
+from .sandbox import Limits, drain, empty_job, fresh_home, kernel_env, processes_of, reap, wrap
 
 
 @dataclass
@@ -35,6 +44,10 @@ class CellRun:
     status: str                   # ok, error, timeout, died, not_run
     error: str = ""               # "ename: evalue" for an error; a sentence otherwise
     seconds: float = 0.0
+
+
+class KernelStartError(GradingError):
+    """The sandboxed kernel did not start for the first cell: the grader's problem, not the student's."""
 
 
 @dataclass
@@ -60,26 +73,127 @@ class SandboxKernelManager(AsyncKernelManager):
 # What one output costs beyond its text (its JSON and the grader's objects), so that 10,000 tiny
 # displays are capped like one big print.
 OUTPUT_OVERHEAD = 100
+# Most characters kept of an exception's name, of its message and of each traceback line, and of
+# a whole traceback: enough for the verdict ("ename: evalue", 2,000 characters) and the cell line.
+ENAME_CHARS, ERROR_CHARS, TRACEBACK_CHARS = 256, 4096, 16384
+# The kernel messages that become outputs (and count against the cap).
+OUTPUTS = ("stream", "display_data", "execute_result", "update_display_data", "error")
 
 
 class _Client(NotebookClient):
-    """nbclient with a cap on how much output one cell may keep."""
+    """nbclient with a cap on how much output one cell may keep, that survives any message."""
 
     output_cap = 256 * 1024
 
+    def process_message(self, msg, cell, cell_index):
+        try:
+            problem = _malformed(msg)
+            if problem:
+                return self._note(cell.outputs, cell_index, problem)
+            kind = msg["msg_type"]
+            if kind in OUTPUTS:
+                if kind == "error":
+                    msg["content"] = _cut_error(msg["content"])
+                used = self._used.get(cell_index, 0)
+                self._used[cell_index] = used + _size(msg["content"])
+                if self._used[cell_index] > self.output_cap:
+                    if used <= self.output_cap:
+                        cell.outputs.append(nbformat.v4.new_output(
+                            "stream", name="stdout",
+                            text=f"\n[output cut: this cell printed more than {self.output_cap // 1024} KB]\n"))
+                    if kind != "error":   # an error is kept past the cap: the verdict reads it
+                        return None
+            _clean(msg["content"])
+            return super().process_message(msg, cell, cell_index)
+        except CellExecutionComplete:
+            raise
+        except Exception as err:  # nbclient or nbformat choking on a message of the student's making
+            kind = msg.get("msg_type") if isinstance(msg, dict) else None
+            return self._note(cell.outputs, cell_index, f"a {scrub_text(str(kind))!r} message it could not read "
+                                                        f"({type(err).__name__})")
+
     def output(self, outs, msg, display_id, cell_index):
-        used = self._used.get(cell_index, 0)
-        content = msg.get("content", {})
-        size = OUTPUT_OVERHEAD + len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values()) \
-            + sum(len(str(v)) for v in content.get("traceback", []) or [])
-        self._used[cell_index] = used + size
-        if used + size > self.output_cap and msg["msg_type"] != "error":
-            if used <= self.output_cap:
-                outs.append(nbformat.v4.new_output(
-                    "stream", name="stdout",
-                    text=f"\n[output cut: this cell printed more than {self.output_cap // 1024} KB]\n"))
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+        out = super().output(outs, msg, display_id, cell_index)
+        if out is not None and msg["msg_type"] == "error" and self._used.get(cell_index, 0) > self.output_cap:
+            late = self._late_error.get(cell_index)   # past the cap, only the last error is kept
+            outs[:] = [o for o in outs if o is not late]
+            self._late_error[cell_index] = out
+        return out
+
+    def _note(self, outs, cell_index: int, problem: str) -> None:
+        """Say once per cell that a kernel message was dropped (nbclient would have raised)."""
+        if cell_index not in self._noted:
+            self._noted.add(cell_index)
+            outs.append(nbformat.v4.new_output("stream", name="stderr", text=scrub_text(
+                f"[the grader ignored {problem[:200]} from the kernel; later ones in this cell are ignored silently]\n")))
+        return None
+
+    async def _check_raise_for_error(self, cell, cell_index, exec_reply):
+        """Keep the reply's verdict: an error whose output the kernel could not send still counts."""
+        content = exec_reply.get("content") if isinstance(exec_reply, dict) else None
+        self._replies[cell_index] = content if isinstance(content, dict) else {}
+
+
+def _malformed(msg) -> str:
+    """What is wrong with a kernel message's shape for nbclient, or "" when nothing is."""
+    kind = msg.get("msg_type") if isinstance(msg, dict) else None
+    if not isinstance(kind, str) or not all(isinstance(msg.get(k), dict) for k in ("content", "header", "parent_header")):
+        return "a message without a type, header or content"
+    c = msg["content"]
+    if "execution_count" in c and not (c["execution_count"] is None or type(c["execution_count"]) is int):
+        del c["execution_count"]
+    if c.get("transient") is not None and not isinstance(c["transient"], dict):
+        return f"a {kind!r} message whose transient is not a dict"
+    if kind == "stream" and not (c.get("name") in ("stdout", "stderr") and isinstance(c.get("text"), str)):
+        return "a 'stream' message without a stream name and text"
+    if kind in ("display_data", "execute_result", "update_display_data"):
+        if not isinstance(c.get("data"), dict) or not all(isinstance(k, str) for k in c["data"]):
+            return f"a {kind!r} message whose data is a {type(c.get('data')).__name__}, not a dict"
+        if not isinstance(c.setdefault("metadata", {}), dict):
+            return f"a {kind!r} message whose metadata is not a dict"
+    if kind == "error" and not (isinstance(c.get("ename"), str) and isinstance(c.get("evalue"), str)
+                                and isinstance(c.get("traceback"), list)):
+        return "an 'error' message without a name, value and traceback"
+    if kind.startswith("comm") and not (isinstance(c.get("comm_id"), str) and isinstance(c.get("data", {}), dict)):
+        return f"a {kind!r} message without a comm id or data"
+    return ""
+
+
+def _clip(text, most: int) -> str:
+    text = text if isinstance(text, str) else str(text)
+    return text if len(text) <= most else f"{text[:most]} …[cut: {len(text) - most:,} more characters]"
+
+
+def _cut_error(content: dict) -> dict:
+    """An error message's content with its name, value and traceback cut to a few KB."""
+    lines, kept = [_clip(line, ERROR_CHARS) for line in content["traceback"]], []
+    budget = TRACEBACK_CHARS - (len(lines[-1]) if lines else 0)
+    for line in lines[:-1]:
+        if len(line) > budget:
+            kept.append(f"[cut: {len(lines) - 1 - len(kept)} more traceback lines]")
+            break
+        kept.append(line)
+        budget -= len(line)
+    return {**content, "ename": _clip(content["ename"], ENAME_CHARS), "evalue": _clip(content["evalue"], ERROR_CHARS),
+            "traceback": kept + lines[-1:]}
+
+
+def _size(content: dict) -> int:
+    """What an output costs against the cap: its text, data and traceback, plus the overhead."""
+    data = content.get("data") if isinstance(content.get("data"), dict) else {}
+    return OUTPUT_OVERHEAD + len(str(content.get("text", ""))) + sum(len(str(v)) for v in data.values()) \
+        + len(str(content.get("ename", ""))) + len(str(content.get("evalue", ""))) \
+        + sum(len(str(v)) for v in content.get("traceback") or [])
+
+
+def _clean(content: dict) -> None:
+    """Scrub a message's text of lone surrogates, and make an output's markdown renderable (no dangling
+    ``attachment:`` reference, which would stop nbconvert's feedback run)."""
+    scrub(content)
+    data = content.get("data")
+    if isinstance(data, dict) and "text/markdown" in data:
+        text = data["text/markdown"]
+        data["text/markdown"] = safe_markdown("".join(map(str, text)) if isinstance(text, list) else str(text), {})
 
 
 def run_notebook(nb: nbformat.NotebookNode, job: Path, limits: Limits, *, uid: Optional[int],
@@ -93,65 +207,105 @@ def run_notebook(nb: nbformat.NotebookNode, job: Path, limits: Limits, *, uid: O
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     deadline = time.monotonic() + limits.notebook_seconds
     bad: set = set()
-    position = 0
-    while position < len(code):
-        client = _start(nb, job, manager, limits)
-        kernel = processes_of(uid)            # just started: the kernel is all there is
-        try:
-            if position:                      # a restart: rebuild the state, outputs discarded
-                _replay(client, nb, [i for i in code[:position] if i not in bad], deadline, limits)
-            while position < len(code):
-                index = code[position]
-                left = deadline - time.monotonic()
-                if left <= 0:
+    position, failed_start = 0, ""
+    try:
+        while position < len(code):
+            try:
+                client = _start(nb, job, manager, limits, uid)
+            except Exception as err:  # a kernel that will not start: no cell is to blame yet
+                if not position:
+                    raise KernelStartError(f"the sandboxed kernel did not start ({err}); rerun autograde (a busy "
+                                           "machine can delay a start), and if it fails again check that "
+                                           "`python -m ipykernel` runs in the grader's environment") from None
+                failed_start = str(err)
+                if run.restarts >= limits.restarts or time.monotonic() >= deadline:
                     break
-                run.cells[index] = _run_cell(client, nb.cells[index], index, min(limits.cell_seconds, left))
-                reap(uid, keep=kernel)
-                position += 1
-                if run.cells[index].status in ("timeout", "died"):
-                    bad.add(index)
-                    break
-        finally:
-            _stop(client)
-            drain(uid)                        # before the next kernel, or the next submission, of this uid
-        if time.monotonic() >= deadline:
-            break
-        if position < len(code) and run.cells.get(code[position - 1], CellRun(0, "ok")).status in ("timeout", "died"):
-            if run.restarts >= limits.restarts:
+                run.restarts += 1
+                continue
+            failed_start = ""
+            position = _run_cells(run, client, nb, code, position, bad, deadline, limits, uid)
+            if time.monotonic() >= deadline:
                 break
-            run.restarts += 1
+            if position < len(code) and run.cells.get(code[position - 1], CellRun(0, "ok")).status in ("timeout", "died"):
+                if run.restarts >= limits.restarts:
+                    break
+                run.restarts += 1
+    finally:
+        empty_job(job, keep=emit_file)        # what the student wrote, deep folder chains included
     why = ("the notebook's time limit" if time.monotonic() >= deadline
            else f"the kernel was restarted {run.restarts} times, the most allowed")
+    if failed_start:
+        why = (f"the kernel could not be started again after cell {code[position - 1] + 1} stopped it "
+               f"({failed_start[:1500]}); a file an earlier cell wrote may stop Python from starting, ask your TA")
     for index in code[position:]:
-        run.cells.setdefault(index, CellRun(index, "not_run", f"not run: {why} was reached"))
+        run.cells.setdefault(index, CellRun(index, "not_run", f"not run: {why}" + ("" if failed_start else " was reached")))
     return run
 
 
-def _start(nb, job: Path, manager, limits: Limits) -> _Client:
+def _run_cells(run: Execution, client: "_Client", nb, code: List[int], position: int, bad: set, deadline: float,
+               limits: Limits, uid: Optional[int]) -> int:
+    """Run code cells from ``position`` in a just-started kernel until one times out or kills it, the
+    deadline passes or none is left; returns the next position."""
+    kernel = processes_of(uid)                # just started: the kernel is all there is
+    try:
+        if position:                          # a restart: rebuild the state, outputs discarded
+            _replay(client, nb, [i for i in code[:position] if i not in bad], deadline, limits)
+        while position < len(code):
+            index = code[position]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            run.cells[index] = _run_cell(client, nb.cells[index], index, min(limits.cell_seconds, left))
+            reap(uid, keep=kernel)
+            position += 1
+            if run.cells[index].status in ("timeout", "died"):
+                bad.add(index)
+                break
+    finally:
+        _stop(client)
+        drain(uid)                            # before the next kernel, or the next submission, of this uid
+    return position
+
+
+def _start(nb, job: Path, manager, limits: Limits, uid: Optional[int]) -> _Client:
+    """A client of a kernel just started in the sandbox, in a fresh home (stopped again if it fails)."""
+    fresh_home(job, uid)                      # nothing the last kernel planted there may run in this one
     client = _Client(nb, timeout=limits.cell_seconds, kernel_manager_class=manager, allow_errors=True,
                      record_timing=False, startup_timeout=120, shutdown_kernel="immediate",
                      kernel_name="python3", resources={"metadata": {"path": str(job / "work")}},
                      extra_arguments=["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"])
-    client._used = {}
+    client._used, client._noted, client._late_error, client._replies = {}, set(), {}, {}
     client.output_cap = limits.output_kb * 1024
     client.km = client.create_kernel_manager()
     client.km.transport = "ipc"
     client.km.ip = str(job / "conn" / "k")
     client.km.connection_file = str(job / "conn" / "kernel.json")
-    # The kernel's own stdout/stderr, kept out of the grader's; never through a planted link.
-    log = os.fdopen(os.open(job / "kernel.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644), "ab")
     try:
-        # Only kernel_env, with or without bubblewrap (which also clears it): the kernel must not
-        # inherit the grader's environment, and needs emit mode for its hidden cases.
-        client.start_new_kernel(cwd=str(job / "work"), env=dict(manager.sandbox["env"]), stdout=log, stderr=log)
-    finally:
-        log.close()
-    try:
+        # The kernel's own stdout/stderr, kept out of the grader's; never through a planted link.
+        log = os.fdopen(os.open(job / "kernel.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644), "ab")
+        try:
+            # Only kernel_env, with or without bubblewrap (which also clears it): the kernel must not
+            # inherit the grader's environment, and needs emit mode for its hidden cases.
+            client.start_new_kernel(cwd=str(job / "work"), env=dict(manager.sandbox["env"]), stdout=log, stderr=log)
+        finally:
+            log.close()
         client.start_new_kernel_client()
-    except RuntimeError as err:
-        tail = (job / "kernel.log").read_text(errors="replace").strip().splitlines()[-5:]
-        raise RuntimeError(f"{err}; the kernel's last words: " + " | ".join(tail)) from None
+    except Exception as err:
+        _stop(client)
+        drain(uid)
+        raise RuntimeError(f"{type(err).__name__}: {err}; the kernel's last words: {_last_words(job)}") from None
     return client
+
+
+def _last_words(job: Path) -> str:
+    """The end of the kernel's log (its stderr), on one line, or "none"."""
+    try:
+        with open(job / "kernel.log", "rb", opener=lambda p, f: os.open(p, f | os.O_NOFOLLOW)) as log:
+            log.seek(max(0, os.fstat(log.fileno()).st_size - 4096))
+            tail = log.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+    except OSError:
+        tail = []
+    return scrub_text(" | ".join(line.strip() for line in tail if line.strip())[-1000:]) or "none"
 
 
 def _stop(client: _Client) -> None:
@@ -173,11 +327,18 @@ def _run_cell(client: _Client, cell, index: int, timeout: float) -> CellRun:
     except DeadKernelError:
         return CellRun(index, "died", "the Python kernel died while running this cell "
                        "(os._exit, a crash in compiled code, or the memory limit)", time.monotonic() - start)
+    except Exception as err:  # a message nbclient could not follow: this kernel can no longer be trusted
+        return CellRun(index, "died", f"the kernel sent messages the grader could not read ({type(err).__name__}); "
+                       "it was restarted", time.monotonic() - start)
     seconds = time.monotonic() - start
     errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+    reply = client._replies.pop(index, {})
     if errors:
         e = errors[-1]
         return CellRun(index, "error", f"{e.get('ename', 'Error')}: {e.get('evalue', '')}".strip(), seconds)
+    if reply.get("status") == "error":        # the kernel could not send the error itself (say, half an emoji)
+        error = f"{_clip(reply.get('ename', 'Error'), ENAME_CHARS)}: {_clip(reply.get('evalue', ''), ERROR_CHARS)}"
+        return CellRun(index, "error", scrub_text(error).strip(), seconds)
     return CellRun(index, "ok", "", seconds)
 
 

@@ -15,19 +15,27 @@ Run as root, the grader gives each worker its own unprivileged uid inside the sa
 process-count limit is per sandbox; otherwise bubblewrap runs unprivileged (user namespaces).
 
 Without bubblewrap only the limits apply, and ``describe`` says so.
-Limits (``resource.setrlimit`` in a small trampoline, ``python -m autograder.sandbox exec``):
-address space (memory), process count, file size, open files, and CPU seconds; wall-clock
-limits per cell and per notebook are enforced by the runner (``runner.py``).
+Limits (``resource.setrlimit`` in a small trampoline, ``python -I -m autograder.sandbox exec``,
+isolated so that no module the student left in the working folder can stand in for it while it
+still runs as root): address space (memory), process count, file size, open files, and CPU
+seconds; wall-clock limits per cell and per notebook are enforced by the runner (``runner.py``).
+
+Each kernel starts in a fresh home (``fresh_home``) with an IPython folder the student cannot
+write, and no user site-packages, so no startup file, config or ``.pth`` planted by one kernel runs
+in the next. Folders are removed by ``remove_tree``: no recursion (a student can nest folders
+deeper than Python's stack), a constant number of open files, links removed, never followed.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import json
 import os
 import resource
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -105,7 +113,8 @@ def _python_paths() -> List[Path]:
 def wrap(command: List[str], job: Path, env: dict, limits: Limits, uid: Optional[int],
          use_bwrap: bool) -> List[str]:
     """The command line that runs ``command`` (the kernel) in the sandbox of ``job``."""
-    trampoline = [sys.executable, "-m", "autograder.sandbox", "exec", json.dumps(asdict(limits)),
+    # -I: neither the working folder (the student's) nor any PYTHON* variable shapes the trampoline.
+    trampoline = [sys.executable, "-I", "-m", "autograder.sandbox", "exec", json.dumps(asdict(limits)),
                   str(-1 if uid is None else uid), "--", *command]
     if not use_bwrap:
         return trampoline
@@ -143,8 +152,9 @@ def kernel_env(job: Path, emit_file: Path) -> dict:
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": str(home), "USER": "student", "LOGNAME": "student", "LANG": "C.UTF-8",
         "TMPDIR": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(home / ".matplotlib"),
-        "IPYTHONDIR": str(home / ".ipython"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        # Read-only to a sandbox uid: IPython then keeps its profile in a temporary folder of its own.
+        "IPYTHONDIR": str(job / "ipython"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "PYTHONNOUSERSITE": "1",
         # One thread each: N sandboxes share the cores, and torch's pool would oversubscribe them.
         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
         "NBGRADER_EXECUTION": "autograde",
@@ -153,20 +163,125 @@ def kernel_env(job: Path, emit_file: Path) -> dict:
 
 
 def make_job(root: Path, uid: Optional[int]) -> Path:
-    """Create the job folder layout (work/, home/, conn/), those three owned by the sandbox uid.
+    """Create the job folder layout (work/, conn/, home/, ipython/), the first three owned by the
+    sandbox uid.
 
     The job folder itself stays the grader's: the grader, maybe root, opens ``kernel.log`` there
     and reads ``work/`` and writes ``conn/``, so the student must not be able to replace any of
     them by a link out of the sandbox.
     """
-    for sub in ("work", "home", "conn", "home/runtime"):
+    for sub in ("work", "conn"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    if uid is not None:
-        for sub in ("work", "home", "conn"):
+        if uid is not None:
             for dirpath, dirnames, filenames in os.walk(root / sub):
                 for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
                     os.chown(name, uid, uid)
+    fresh_home(root, uid)
     return root
+
+
+def fresh_home(job: Path, uid: Optional[int]) -> None:
+    """Empty the kernel's home (owned by the sandbox uid) and IPython folder (the grader's, so
+    read-only to a sandbox uid), before each kernel start: a startup file, an IPython config or a
+    ``.pth`` file that one kernel planted there must not run in the next."""
+    for sub in ("home", "ipython"):
+        remove_tree(job / sub)
+    for sub in ("home", "home/runtime", "ipython"):
+        (job / sub).mkdir(mode=0o755)
+        if uid is not None and sub != "ipython":
+            os.chown(job / sub, uid, uid)
+
+
+def empty_job(job: Path, keep: Path) -> None:
+    """Remove everything in ``job`` but the job folder itself and ``keep`` (a regular file in it, the
+    emitted outputs scoring reads; anything else by that name goes too), once the kernel is gone."""
+    with os.scandir(job) as entries:
+        tops = [Path(e.path) for e in entries]
+    for top in tops:
+        if top in keep.parents and top.is_dir() and not top.is_symlink():
+            with os.scandir(top) as entries:
+                inner = [Path(e.path) for e in entries]
+            for path in inner:
+                if path != keep or not stat.S_ISREG(path.lstat().st_mode):
+                    remove_tree(path)
+        else:
+            remove_tree(top)
+
+
+def remove_tree(path: os.PathLike) -> None:
+    """Remove ``path`` and everything under it, like ``shutil.rmtree`` but without recursion (a chain
+    of 100,000 folders is fine), with two open folders at a time, removing links without following
+    them, and making a folder its owner locked (mode 000) removable again. A missing path is fine."""
+    parent, name = os.path.split(os.path.abspath(path))
+    top = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            info = os.stat(name, dir_fd=top, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(info.st_mode):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=top)
+            return
+        names, fd = [name], _open_folder(top, name)
+        ids = [(os.fstat(top).st_dev, os.fstat(top).st_ino)]     # each open folder's parent, to climb back
+        try:
+            while names:
+                child = _empty_files(fd)
+                if child is not None:                        # go down into the first folder left
+                    try:
+                        down = _open_folder(fd, child)
+                    except OSError as err:                   # no longer a folder: now a link or a file
+                        if err.errno not in (errno.ENOTDIR, errno.ENOENT, errno.ELOOP):
+                            raise
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(child, dir_fd=fd)
+                        continue
+                    ids.append((os.fstat(fd).st_dev, os.fstat(fd).st_ino))
+                    os.close(fd)
+                    fd, names = down, names + [child]
+                    continue
+                up = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+                if (os.fstat(up).st_dev, os.fstat(up).st_ino) != ids.pop():
+                    os.close(up)
+                    raise OSError(f"{path} changed while it was being removed")
+                os.close(fd)
+                fd = up
+                with contextlib.suppress(FileNotFoundError):  # empty now: remove it and go on above
+                    os.rmdir(names.pop(), dir_fd=fd)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(top)
+
+
+def _open_folder(parent_fd: int, name: str) -> int:
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        return os.open(name, flags, dir_fd=parent_fd)
+    except PermissionError:     # a folder its owner locked (mode 000): we are that owner, or root
+        os.chmod(name, 0o700, dir_fd=parent_fd)
+        return os.open(name, flags, dir_fd=parent_fd)
+
+
+def _empty_files(fd: int) -> Optional[str]:
+    """Unlink every file and link in the open folder ``fd``; the name of a folder in it, if one is left."""
+    while True:
+        seen = 0
+        with os.scandir(fd) as entries:
+            for entry in entries:
+                seen += 1
+                if entry.is_dir(follow_symlinks=False):
+                    return entry.name
+                try:
+                    os.unlink(entry.name, dir_fd=fd)
+                except FileNotFoundError:
+                    pass
+                except PermissionError:   # a folder its owner made read-only
+                    os.chmod(fd, 0o700)
+                    os.unlink(entry.name, dir_fd=fd)
+        if not seen:
+            return None
 
 
 # Where running sandboxes hold their uid: one lock file per uid, so graders running at the same

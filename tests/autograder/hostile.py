@@ -260,7 +260,7 @@ def kinds() -> Tuple[Kind, ...]:
             "signal.SIG_IGN)\ndef add(a, b):\n    while True:\n        try:\n            time.sleep(0.1)\n"
             "        except BaseException:\n            pass"), add="timeout", score=1),
         K("sleep_past_notebook", "cells of 4 s sleeps, each under the cell limit, past the notebook's",
-          plus("test_add", *["import time\ntime.sleep(4)"] * 12), scale="not_run", score=2),
+          plus("test_add", *["import time\ntime.sleep(4)"] * 18), scale="not_run", score=2),
         K("memory_bomb", "add grows a list of 100 MB buffers until the address-space limit", answers(
             "import numpy as np\ndef add(a, b):\n    hog = []\n    while True:\n"
             "        hog.append(np.empty(100_000_000, dtype=np.uint8))"), add="memory", score=1),
@@ -385,6 +385,46 @@ def kinds() -> Tuple[Kind, ...]:
             "import sys, warnings, torch\ndef add(a, b):\n    torch.tensor(torch.tensor([1.0]))\n"
             "    warnings.warn('deprecated', DeprecationWarning)\n    print('noise', file=sys.stderr)\n"
             "    return a + b"), shows=("To copy construct from a tensor",)),
+        # the grader's own robustness: what once left a submission, or the class, ungraded
+        K("startup_file", "plants IPython startup files and a user-site .pth that exit, then kills its kernel", plus(
+            "add", "import os, sys\nhome = os.path.expanduser('~')\n"
+            "for path in (os.environ['IPYTHONDIR'] + '/profile_default/startup/00-exit.py',\n"
+            "             home + '/.ipython/profile_default/startup/00-exit.py',\n"
+            "             home + '/.local/lib/python%d.%d/site-packages/exit.pth' % sys.version_info[:2]):\n"
+            "    try:\n        os.makedirs(os.path.dirname(path), exist_ok=True)\n"
+            "        open(path, 'w').write('import os; os._exit(1)\\n')\n"
+            "    except OSError as err:\n        print(f'PROBE-BLOCKED write {path} ({type(err).__name__})')\n"
+            "os._exit(1)")),
+        K("fake_trampoline", "leaves an `autograder` package (the name of the sandbox's trampoline, which starts "
+          "as root) in its working folder, then kills its kernel", plus(
+            "add", "import os\nos.makedirs('autograder', exist_ok=True)\nfor name in ('__init__.py', 'sandbox.py'):\n"
+            "    open(os.path.join('autograder', name), 'w').write('import os\\nos._exit(1)\\n')\nos._exit(1)")),
+        K("display_list", "sends the grader display data that is a list, a stream that is a list, an error without "
+          "a name", plus("add", "import sys\nout = sys.stdout\ndef forge(kind, content):\n"
+                         "    out.session.send(out.pub_thread, kind, content=content, parent=out.parent_header, "
+                         "ident=out.topic)\n"
+                         "forge('display_data', b'{\"data\": [1, 2], \"metadata\": {}}')\n"
+                         "forge('stream', b'[1]')\nforge('error', b'{\"ename\": 5}')"),
+          shows=("the grader ignored",)),
+        K("lone_surrogate", "half an emoji (a lone UTF-16 surrogate) in a markdown cell, a code comment, a print "
+          "and a stream it sends", lambda w: nbformat.writes(added(nbformat.from_dict({**answered(w), "cells": [
+              *answered(w).cells, nbformat.v4.new_markdown_cell("half an emoji: LONE-SURROGATE")]}), "add",
+              "# LONE-SURROGATE\nimport sys\nout = sys.stdout\nout.session.send(out.pub_thread, 'stream', "
+              "parent=out.parent_header, ident=out.topic, content=b'{\"name\": \"stdout\", \"text\": "
+              "\"half \\\\ud83d\"}')\nprint('half \\ud83d')")).replace("LONE-SURROGATE", "\\ud83d").encode(),
+          shows=("half \\ufffd",)),
+        K("surrogate_error", "add raises an exception whose message is half an emoji (the kernel cannot send it)",
+          answers("def add(a, b):\n    raise ValueError('half \\ud83d')"), add="failed", score=1),
+        K("deep_folders", "leaves a 2,000-deep folder chain in its working folder", plus(
+            "add", "import os\nwork = os.getcwd()\nfor _ in range(2000):\n    os.mkdir('d')\n    os.chdir('d')\n"
+            "os.chdir(work)")),
+        K("huge_error", "a cell raises an exception with a 20 MB message", plus(
+            "add", "raise ValueError('E' * 20_000_000)"), shows=("[cut: ",)),
+        K("pasted_image", "a markdown cell with a pasted PNG, another referring to an image the file does not hold",
+          lambda w: nbformat.from_dict({**answered(w), "cells": [*answered(w).cells, nbformat.v4.new_markdown_cell(
+              "![plot](attachment:image.png)", attachments={"image.png": {"image/png": (
+                  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")}}),
+              nbformat.v4.new_markdown_cell("![gone](attachment:gone.png)")]})),
         # notebook shape
         K("deleted_tests", "both test cells deleted", _without_tests),
         K("duplicated_test", "test_add duplicated", _duplicated),

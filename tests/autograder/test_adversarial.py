@@ -42,7 +42,9 @@ pytestmark = pytest.mark.skipif(bubblewrap() is None or os.getuid() != 0,
                                 reason="the corpus needs bubblewrap and root (a uid per sandbox): "
                                        "apt-get install bubblewrap and run as root, as .ci/run does")
 
-LIMITS = Limits(cell_seconds=5, notebook_seconds=40, memory_mb=2048)
+# Sized for a 2-core machine at load 8: an honest cell (importing torch, say) never nears the cell
+# limit, and the runaway kinds still reach theirs.
+LIMITS = Limits(cell_seconds=15, notebook_seconds=60, memory_mb=2048)
 CORPUS = kinds()
 # Graded after the others, on one worker: the fork bomb's spinning children would starve a kernel
 # running beside them (see the report), and its uid's next kernel is the one to watch.
@@ -248,7 +250,7 @@ def test_kind_gets_the_grade_it_deserves(corpus, kind):
         assert needed in text, f"{kind.name}: no {needed!r} in its outputs"
     messages = "\n".join(t.message for t in result.tests)
     hidden = [t.message for t in result.tests if t.status == "hidden_failed"]
-    assert not any("expected" in m for m in hidden), f"{kind.name}: a hidden case's expected values shown: {hidden}"
+    assert not any(re.search(r"= \S+ but ", m) for m in hidden), f"{kind.name}: a hidden check's values shown: {hidden}"
     for needed in kind.says:
         assert needed in messages, f"{kind.name}: no {needed!r} in its messages: {messages}"
 

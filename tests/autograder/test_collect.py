@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -223,13 +224,18 @@ def test_custom_pattern(tmp_path):
         run(source, tmp_path, pattern=r"hw1-(\d+)")
 
 
-def test_zip_slip_is_refused(tmp_path):
-    """Is a zip with '..' or an absolute path refused as a whole, with nothing written?"""
-    for bad in ("../evil.ipynb", "/etc/evil.ipynb", "a/../../evil.ipynb"):
-        source = make_zip(tmp_path / "slip.zip", {"ana.ipynb": NB, bad: NB})
-        with pytest.raises(GradingError, match="zip slip"):
-            run(source, tmp_path)
-        assert not (tmp_path / "course").exists() and not (tmp_path / "evil.ipynb").exists()
+@pytest.mark.parametrize("bad", ["..\\..\\x.ipynb", "../evil.ipynb", "/etc/evil.ipynb", "a/../../evil.ipynb",
+                                 "C:\\Users\\x.ipynb"])
+def test_unsafe_zip_entry_is_skipped_and_the_rest_collected(tmp_path, bad):
+    """Is a zip entry with '..', a backslashed '..', an absolute path or a drive skipped and reported (zip
+    slip), while the other students are collected and nothing is written outside the course?"""
+    source = make_zip(tmp_path / "slip.zip", {"ana.ipynb": NB, "bo/01_rnn.ipynb": NB, bad: NB + b"evil"})
+    report = run(source, tmp_path / "a" / "b")
+    assert list(report.collected) == ["ana", "bo"]
+    assert [entry for entry, _ in report.skipped] == [bad] and "zip slip" in report.skipped[0][1]
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.read_bytes().endswith(b"evil")
+                and p.suffix == ".ipynb" and p.parent != tmp_path]
+    assert "skipped" in report.format()
 
 
 def test_zip_bomb_is_refused(tmp_path):
@@ -317,3 +323,50 @@ def test_gradebook_gets_roster_and_collected_students(tmp_path):
         rows = {s.id: (s.first_name, s.last_name, s.email, s.lms_user_id) for s in gb.students}
     assert rows == {"s1": ("Jane", "Smith", "j@x.edu", "55"), "s2": ("Bob", "Lee", None, None),
                     "walkin": (None, None, None, None)}
+
+
+def test_roster_match_wins_over_a_file_name_guess(tmp_path):
+    """With a roster, does a stray upload whose name only guesses a student (newer or not) never replace the
+    file the LMS names as theirs, and is the clash reported as a conflict rather than 'superseded'?"""
+    roster = [Student("alice", "Alice", "Smith", lms_id="111"), Student("bob", "Bob", "Lee", lms_id="222")]
+    source = make_zip(tmp_path / "canvas.zip", {
+        "smithalice_111_900_01_rnn.ipynb": (NB + b"real", OLD),
+        "leebob_222_901_01_rnn.ipynb": NB,
+        "alice_01_rnn.ipynb": (NB + b"stray", NEW),
+    })
+    report = run(source, tmp_path, roster=roster)
+    assert submitted(tmp_path / "course") == {"alice": NB + b"real", "bob": NB}
+    assert report.collected["alice"] == Path("smithalice_111_900_01_rnn.ipynb") and not report.superseded
+    assert [entry for entry, _ in report.conflicts] == ["alice_01_rnn.ipynb"]
+    assert "smithalice_111_900_01_rnn.ipynb" in report.conflicts[0][1] and "alice" in report.conflicts[0][1]
+    assert "1 conflict" in report.format() and "conflict 'alice_01_rnn.ipynb'" in report.format()
+    assert CollectReport.load(tmp_path / "course", LAB) == report
+
+
+def test_non_ascii_names_keep_ids_of_their_own(tmp_path):
+    """Without a roster, do 'zoë' and 'zoé' get two ids (their own letters, a short hash where the ASCII fold
+    clashes), '李雷' an id at all, the same name in NFD or another case the same id, on every rerun, with
+    the original name in the gradebook?"""
+    source = make_folder(tmp_path / "in", {
+        "zoë.ipynb": (NB + b"1", 1), "Zoe\u0308 (1).ipynb": (NB + b"1b", 2), "zoé.ipynb": NB + b"2",
+        "李雷.ipynb": NB + b"3", "zoe.ipynb": NB + b"4", "Ana Lú/01_rnn.ipynb": NB + b"5"})
+    report = collect(source, tmp_path / "course", LAB)
+    ids = sorted(report.collected)
+    assert len(ids) == 5 and "zoe" in ids and "李雷" in ids and "ana_lú" in ids
+    zoe_umlaut = next(i for i in ids if i.startswith("zoë-"))
+    zoe_acute = next(i for i in ids if i.startswith("zoé-"))
+    assert re.fullmatch(r"zoë-[0-9a-f]{6}", zoe_umlaut) and re.fullmatch(r"zoé-[0-9a-f]{6}", zoe_acute)
+    assert submitted(tmp_path / "course")[zoe_umlaut] == NB + b"1b" and submitted(tmp_path / "course")["李雷"] == NB + b"3"
+    assert sorted(collect(source, tmp_path / "course", LAB).collected) == ids
+    alone = make_folder(tmp_path / "later", {"zoë.ipynb": NB + b"resubmitted"})
+    assert list(collect(alone, tmp_path / "course", LAB).collected) == [zoe_umlaut]
+    with gradebook(tmp_path / "course") as gb:
+        names = {s.id: (s.first_name, s.last_name) for s in gb.students}
+    assert names["ana_lú"] == ("Ana", "Lú") and names["李雷"] == (None, "李雷") and names["zoe"] == (None, None)
+
+
+def test_roster_finds_names_in_any_script(tmp_path):
+    """With a roster, is '李雷.ipynb' matched to the student named 李雷, and 'Jösé Smith' still to 'jose_smith'?"""
+    roster = [Student("s1", "", "李雷"), Student("s2", "Jösé", "Smith")]
+    report = run(make_folder(tmp_path / "in", {"李雷.ipynb": NB, "jose_smith.ipynb": NB}), tmp_path, roster=roster)
+    assert report.collected == {"s1": Path("李雷.ipynb"), "s2": Path("jose_smith.ipynb")}

@@ -394,3 +394,41 @@ def test_summary_lists_each_repair():
     text = repair_summary(["restored test cell 'a' (deleted)", "kept 1 cell(s) the student added"])
     assert text.splitlines() == ["2 repair(s):", "  - restored test cell 'a' (deleted)",
                                  "  - kept 1 cell(s) the student added"]
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def test_students_pasted_images_stay_with_their_markdown(tiny):
+    """Does a markdown cell the student added, or a markdown answer, keep its pasted image through the
+    repair, and is a reference to an image the file did not hold reported?"""
+    template, released, source = tiny
+    template = copy.deepcopy(template)
+    answer = nbformat.v4.new_markdown_cell("YOUR ANSWER HERE", metadata={"nbgrader": {   # a written answer
+        "grade": False, "grade_id": "explain", "locked": False, "schema_version": 3, "solution": True, "task": False}})
+    answer.id = "explain"
+    template.cells.insert(5, answer)
+    student = json.loads(nbformat.writes(fill_solutions(released, source)))
+    image = {"image.png": {"image/png": PNG}}
+    student["cells"].insert(5, {**json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=[answer])))["cells"][0],
+                                "source": "My plot: ![p](attachment:image.png)", "attachments": image})
+    student["cells"].insert(3, {"cell_type": "markdown", "metadata": {}, "id": "mine", "attachments": image,
+                                "source": "A note ![n](attachment:image.png) and ![lost](attachment:lost.png)"})
+    out = repair(read_submission(json.dumps(student).encode()), template)
+    cells = {c.id: c for c in out.notebook.cells}
+    assert cells["explain"].attachments == image and cells["explain"].source == "My plot: ![p](attachment:image.png)"
+    assert cells["mine"].attachments == image and "attachment:lost.png" not in cells["mine"].source
+    assert [c.id for c in out.notebook.cells if c.get("attachments")] == ["mine", "explain"]
+    assert any("lost.png" in note and "cell 4" in note for note in out.repairs), out.repairs
+    nbformat.validate(out.notebook)
+
+
+def test_template_markdown_keeps_only_the_templates_images(tiny):
+    """Does a locked markdown cell come back from the template with its own images, never the student's copy's?"""
+    template, released, source = tiny
+    template = copy.deepcopy(template)
+    template.cells[0].attachments = {"logo.png": {"image/png": PNG}}
+    student = json.loads(nbformat.writes(fill_solutions(released, source)))
+    student["cells"][0]["attachments"] = {"logo.png": {"image/gif": "R0lGODlhAQABAAAAACw="}}
+    out = repair(read_submission(json.dumps(student).encode()), template)
+    assert out.notebook.cells[0].attachments == {"logo.png": {"image/png": PNG}}
