@@ -328,3 +328,251 @@ class LSTM(nn.Module):
         return out, (h, c)
 '''),
 ]
+
+# ---------------------------------------------------------------- the static rules
+# Right numbers by the wrong means: a call to the tests' own oracle (a `_test_` helper) or a shortcut
+# the part rules out (torch in a numpy part, a built-in recurrent layer in the module) earns nothing.
+# And correct code the rules must leave alone: imports at the top of the cell, helpers of one's own.
+# Forward passes that keep their inputs in the cache, so that a backward pass can hand them to an oracle:
+LSTM_STEP_FWD_INPUTS = LSTM_STEP_FWD.replace("return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c)",
+                                             "return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, b)")
+LSTM_SEQ_FWD_INPUTS = LSTM_SEQ_FWD.replace("return np.stack(hs, 1), (x, h0, Wx, Wh, hs, cs, gates)",
+                                           "return np.stack(hs, 1), (x, h0, Wx, Wh, b)")
+GRU_STEP_FWD_INPUTS = GRU_STEP_FWD.replace(
+    "return next_h, {'x': x, 'h': prev_h, 'Wx': Wx, 'Wh': Wh, 'r': r, 'z': z, 'n': n, 'hn': hn}",
+    "return next_h, (x, prev_h, Wx, Wh, b)")
+assert LSTM_STEP_FWD_INPUTS != LSTM_STEP_FWD and LSTM_SEQ_FWD_INPUTS != LSTM_SEQ_FWD and GRU_STEP_FWD_INPUTS != GRU_STEP_FWD
+
+TORCH_STEP_GRADS = """
+def lstm_step_backward(dnext_h, dnext_c, cache):
+    x, prev_h, prev_c, Wx, Wh, b = (torch.tensor(a, requires_grad=True) for a in cache)
+    H = prev_h.shape[1]
+    a = x @ Wx + prev_h @ Wh + b
+    i, f, o = torch.sigmoid(a[:, :3 * H]).chunk(3, dim=1)
+    c = f * prev_c + i * torch.tanh(a[:, 3 * H:])
+    h = o * torch.tanh(c)
+    torch.autograd.backward([h, c], [torch.tensor(dnext_h), torch.tensor(dnext_c)])
+    return tuple(t.grad.numpy() for t in (x, prev_h, prev_c, Wx, Wh, b))
+"""
+
+TORCH_LSTM_LAYER = """
+def lstm_forward(x, h0, Wx, Wh, b):
+    H = h0.shape[1]
+    order = lambda W: np.ascontiguousarray(np.concatenate([W[..., :2 * H], W[..., 3 * H:], W[..., 2 * H:3 * H]], axis=-1))
+    layer = torch.nn.LSTM(x.shape[2], H, batch_first=True).double()
+    with torch.no_grad():
+        layer.weight_ih_l0.copy_(torch.from_numpy(order(Wx).T.astype(np.float64)))
+        layer.weight_hh_l0.copy_(torch.from_numpy(order(Wh).T.astype(np.float64)))
+        layer.bias_ih_l0.copy_(torch.from_numpy(order(b).astype(np.float64)))
+        layer.bias_hh_l0.zero_()
+        h, _ = layer(torch.from_numpy(x).double(), (torch.from_numpy(h0).double()[None], torch.zeros(1, *h0.shape).double()))
+    return h.numpy().astype(np.result_type(x, h0, Wx, Wh, b)), (x, h0, Wx, Wh, b)
+"""
+
+# a correct module whose only difference is how one step is computed (``STEP`` below)
+LSTM_MODULE_STEP = '''
+class LSTM(nn.Module):
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.ih = nn.Linear(input_size, 4 * hidden_size)
+        self.hh = nn.Linear(hidden_size, 4 * hidden_size)
+
+    def forward(self, x, state=None):
+        N, T, _ = x.shape
+        zeros = x.new_zeros(N, self.hidden_size)
+        h, c = (zeros, zeros) if state is None else state
+        outs = []
+        for t in range(T):
+            STEP
+            outs.append(h)
+        return torch.stack(outs, dim=1), (h, c)
+'''
+
+MUTANTS += [
+    # ------------------------------------------------ lstm_step_forward
+    M("lstm_step_forward", "calls the test's oracle _test_lstm_cell", True, lstm_step_forward="""
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    next_h, next_c = _test_lstm_cell(x, prev_h, prev_c, Wx, Wh, b)
+    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, b)
+"""),
+    M("lstm_step_forward", "pre-activations computed in torch", True, lstm_step_forward=LSTM_STEP_FWD.replace(
+        "a = x @ Wx + prev_h @ Wh + b", "t = torch.from_numpy\n"
+        "    a = (t(x) @ t(Wx) + t(prev_h) @ t(Wh) + t(b)).numpy()")),
+    M("lstm_step_forward", "torch imported inside the function, under another name", True,
+      lstm_step_forward=LSTM_STEP_FWD.replace("    g = np.tanh(a[:, 3 * H:])",
+                                              "    import torch as tt\n    g = tt.tanh(tt.from_numpy(a[:, 3 * H:])).numpy()")),
+    M("lstm_step_forward", "numpy imported at the top of the cell, gates split by a helper of its own", False,
+      lstm_step_forward="""
+import numpy as np
+
+
+def _split_gates(a):
+    \"\"\"The gates (i, f, o, g) from the pre-activations a (N, 4H).\"\"\"
+    H = a.shape[1] // 4
+    return sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H]), sigmoid(a[:, 2 * H:3 * H]), np.tanh(a[:, 3 * H:])
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    i, f, o, g = _split_gates(x @ Wx + prev_h @ Wh + b)
+    next_c = f * prev_c + i * g
+    return o * np.tanh(next_c), next_c, (x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c)
+""", lstm_step_backward=LSTM_STEP_BWD),
+    # ------------------------------------------------ lstm_step_backward
+    M("lstm_step_backward", "calls the test's autograd oracle _test_lstm_step_grads", True,
+      lstm_step_forward=LSTM_STEP_FWD_INPUTS, lstm_step_backward="""
+def lstm_step_backward(dnext_h, dnext_c, cache):
+    return tuple(_test_lstm_step_grads(*cache, dnext_h, dnext_c))
+"""),
+    M("lstm_step_backward", "gradients by torch.autograd", True, lstm_step_forward=LSTM_STEP_FWD_INPUTS,
+      lstm_step_backward=TORCH_STEP_GRADS),
+    M("lstm_step_backward", "loop over the batch, helper of its own for the gate derivatives", False,
+      lstm_step_forward=LSTM_STEP_FWD, lstm_step_backward="""
+def gate_grads(dh, dc, i, f, o, g, prev_c, tc):
+    \"\"\"Pre-activation gradients (i, f, o, g) of one sequence, and the total cell gradient.\"\"\"
+    dc = dc + dh * o * (1 - tc ** 2)
+    return np.concatenate([dc * g * i * (1 - i), dc * prev_c * f * (1 - f), dh * tc * o * (1 - o),
+                           dc * i * (1 - g ** 2)]), dc
+
+
+def lstm_step_backward(dnext_h, dnext_c, cache):
+    x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = cache
+    N, H = prev_h.shape
+    da, dprev_c = np.zeros((N, 4 * H)), np.zeros((N, H))
+    for n in range(N):
+        da[n], dc = gate_grads(dnext_h[n], dnext_c[n], i[n], f[n], o[n], g[n], prev_c[n], np.tanh(next_c[n]))
+        dprev_c[n] = dc * f[n]
+    return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+"""),
+    # ------------------------------------------------ lstm_forward
+    M("lstm_forward", "calls the test's oracle _test_lstm_layer", True, lstm_forward="""
+def lstm_forward(x, h0, Wx, Wh, b):
+    return _test_lstm_layer(x, h0, Wx, Wh, b), (x, h0, Wx, Wh, b)
+"""),
+    M("lstm_forward", "torch.nn.LSTM with the weights copied in", True, lstm_forward=TORCH_LSTM_LAYER),
+    # ------------------------------------------------ lstm_backward
+    M("lstm_backward", "calls the test's autograd oracle _test_lstm_grads", True, lstm_forward=LSTM_SEQ_FWD_INPUTS,
+      lstm_backward="""
+def lstm_backward(dh, cache):
+    return tuple(_test_lstm_grads(*cache, dh))
+"""),
+    M("lstm_backward", "BPTT by torch.autograd through an unrolled torch LSTM", True,
+      lstm_forward=LSTM_SEQ_FWD_INPUTS, lstm_backward="""
+def lstm_backward(dh, cache):
+    x, h, Wx, Wh, b = leaves = [torch.tensor(a, requires_grad=True) for a in cache]
+    c, hs, H = torch.zeros_like(h), [], h.shape[1]
+    for t in range(x.shape[1]):
+        a = x[:, t] @ Wx + h @ Wh + b
+        i, f, o = torch.sigmoid(a[:, :3 * H]).chunk(3, dim=1)
+        c = f * c + i * torch.tanh(a[:, 3 * H:])
+        h = o * torch.tanh(c)
+        hs.append(h)
+    torch.stack(hs, dim=1).backward(torch.tensor(dh))
+    return tuple(t.grad.numpy() for t in leaves)
+"""),
+    M("lstm_backward", "the step backward helper of its own, in the same cell", False,
+      lstm_forward=LSTM_SEQ_FWD, lstm_backward="""
+def one_step_back(dht, dct, x_t, h_prev, c_prev, c_t, gates, Wx, Wh):
+    \"\"\"Backward through one step: (dx_t, dh_prev, dc_prev, da) from the carried gradients.\"\"\"
+    i, f, o, g = gates
+    tc = np.tanh(c_t)
+    dc = dct + dht * o * (1 - tc ** 2)
+    da = np.hstack([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dht * tc * o * (1 - o), dc * i * (1 - g ** 2)])
+    return da @ Wx.T, da @ Wh.T, dc * f, da
+
+
+def lstm_backward(dh, cache):
+    x, h0, Wx, Wh, hs, cs, gates = cache
+    N, T, H = dh.shape
+    dx = np.zeros_like(x)
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(4 * H)
+    dh_next, dc_next = np.zeros((N, H)), np.zeros((N, H))
+    for t in reversed(range(T)):
+        h_prev = hs[t - 1] if t > 0 else h0
+        c_prev = cs[t - 1] if t > 0 else np.zeros((N, H))
+        dx[:, t], dh_next, dc_next, da = one_step_back(dh[:, t] + dh_next, dc_next, x[:, t], h_prev, c_prev,
+                                                       cs[t], gates[t], Wx, Wh)
+        dWx += x[:, t].T @ da
+        dWh += h_prev.T @ da
+        db += da.sum(axis=0)
+    return dx, dh_next, dWx, dWh, db
+"""),
+    # ------------------------------------------------ gru_step_forward
+    M("gru_step_forward", "calls the test's oracle _test_gru_cell", True, gru_step_forward="""
+def gru_step_forward(x, prev_h, Wx, Wh, b):
+    return _test_gru_cell(x, prev_h, Wx, Wh, b), (x, prev_h, Wx, Wh, b)
+"""),
+    M("gru_step_forward", "torch.gru_cell with the weights transposed", True, gru_step_forward="""
+def gru_step_forward(x, prev_h, Wx, Wh, b):
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
+    next_h = torch.gru_cell(t(x), t(prev_h), t(Wx.T), t(Wh.T), t(b), torch.zeros(b.shape, dtype=t(b).dtype))
+    return next_h.numpy(), (x, prev_h, Wx, Wh, b)
+"""),
+    M("gru_step_forward", "einsum, numpy imported at the top of the cell, blend by a helper", False, gru_step_forward="""
+import numpy as np
+
+
+def blend(z, n, prev_h):
+    \"\"\"The new state: z keeps the old one, 1 - z takes the candidate.\"\"\"
+    return (1 - z) * n + z * prev_h
+
+
+def gru_step_forward(x, prev_h, Wx, Wh, b):
+    H = prev_h.shape[1]
+    ax = np.einsum('nd,dk->nk', x, Wx) + b
+    ah = np.einsum('nh,hk->nk', prev_h, Wh)
+    r, z = sigmoid(ax[:, :H] + ah[:, :H]), sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
+    hn = ah[:, 2 * H:]
+    n = np.tanh(ax[:, 2 * H:] + r * hn)
+    return blend(z, n, prev_h), {'x': x, 'h': prev_h, 'Wx': Wx, 'Wh': Wh, 'r': r, 'z': z, 'n': n, 'hn': hn}
+""", gru_step_backward=GRU_STEP_BWD),
+    # ------------------------------------------------ gru_step_backward
+    M("gru_step_backward", "calls the test's autograd oracle _test_gru_grads", True,
+      gru_step_forward=GRU_STEP_FWD_INPUTS, gru_step_backward="""
+def gru_step_backward(dnext_h, cache):
+    return tuple(_test_gru_grads(*cache, dnext_h))
+"""),
+    M("gru_step_backward", "gradients by torch.autograd through torch.gru_cell", True,
+      gru_step_forward=GRU_STEP_FWD_INPUTS, gru_step_backward="""
+def gru_step_backward(dnext_h, cache):
+    x, h, Wx, Wh, b = leaves = [torch.tensor(a, requires_grad=True) for a in cache]
+    torch.gru_cell(x, h, Wx.T, Wh.T, b, torch.zeros_like(b)).backward(torch.tensor(dnext_h))
+    return tuple(t.grad.numpy() for t in leaves)
+"""),
+    # ------------------------------------------------ LSTM (PyTorch module)
+    M("LSTM", "torch.lstm (the functional form of nn.LSTM) with the module's weights", True, LSTM='''
+class LSTM(nn.Module):
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.ih = nn.Linear(input_size, 4 * hidden_size)
+        self.hh = nn.Linear(hidden_size, 4 * hidden_size)
+
+    def forward(self, x, state=None):
+        zeros = x.new_zeros(1, x.shape[0], self.hidden_size)
+        h0, c0 = (zeros, zeros) if state is None else (state[0][None], state[1][None])
+        weights = [self.ih.weight, self.hh.weight, self.ih.bias, self.hh.bias]
+        out, h, c = torch.lstm(x, (h0, c0), weights, True, 1, 0.0, self.training, False, True)
+        return out, (h[0], c[0])
+'''),
+    M("LSTM", "torch.lstm_cell at every step", True, LSTM=LSTM_MODULE_STEP.replace(
+        "STEP", "h, c = torch.lstm_cell(x[:, t], (h, c), self.ih.weight, self.hh.weight, self.ih.bias, self.hh.bias)")),
+    M("LSTM", "torch.lstm_cell looked up with getattr", True, LSTM=LSTM_MODULE_STEP.replace(
+        "STEP", "h, c = getattr(torch, 'lstm_cell')(x[:, t], (h, c), self.ih.weight, self.hh.weight, self.ih.bias,\n"
+                "                                           self.hh.bias)")),
+    M("LSTM", "_VF.lstm_cell imported at the top of the cell", True, LSTM="from torch import _VF\n" + LSTM_MODULE_STEP.replace(
+        "STEP", "h, c = _VF.lstm_cell(x[:, t], (h, c), self.ih.weight, self.hh.weight, self.ih.bias, self.hh.bias)")),
+    M("LSTM", "a step function of its own named lstm_cell, F.linear, imports at the top of the cell", False, LSTM='''
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def lstm_cell(a, c):
+    """One LSTM update from the pre-activations a (N, 4H), blocks in torch's order i, f, g, o."""
+    i, f, g, o = a.chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+''' + LSTM_MODULE_STEP.replace(
+        "STEP", "h, c = lstm_cell(F.linear(x[:, t], self.ih.weight, self.ih.bias) + self.hh(h), c)")),
+]

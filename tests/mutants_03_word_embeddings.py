@@ -383,3 +383,310 @@ def build_vocab(tokens, min_count=5, t=1e-3):
     Mutant.of("spearman", "average ranks by counting, corrcoef", False, spearman=SPEARMAN.format(
         body=RANK_LOOP + "return float(np.corrcoef(rx, ry)[0, 1])")),
 ]
+
+# ---------------------------------------------------------------- the static rules, and more draws
+# Right numbers by the wrong means: a call to the tests' own oracle (a `_test_` helper) or a shortcut
+# the part rules out (torch or gensim in a numpy part, scipy in Spearman, scipy.spatial for cosines)
+# earns nothing. Correct code the rules must leave alone: imports at the top of the cell, helpers of
+# one's own. And for the one random function, plausible ways to draw the reaches wrong.
+M = Mutant.of
+
+SGNS_TORCH = """
+def sgns_loss_and_grads(v_c, u_o, u_neg):
+    F = torch.nn.functional
+    leaves = [torch.tensor(a, requires_grad=True) for a in (v_c, u_o, u_neg)]
+    tv, tu, tn = leaves
+    per = -F.logsigmoid((tu * tv).sum(1)) - F.logsigmoid(-torch.einsum('nke,ne->nk', tn, tv)).sum(1)
+    loss = per.mean()
+    loss.backward()
+    return float(loss), *(t.grad.numpy() for t in leaves)
+"""
+
+GLOVE_TORCH = """
+def glove_loss_and_grads(W, W_ctx, b, b_ctx, X, x_max=100.0, alpha=0.75):
+    leaves = [torch.tensor(a, requires_grad=True) for a in (W, W_ctx, b, b_ctx)]
+    tW, tC, tb, tc = leaves
+    i, j = np.nonzero(X)
+    x = torch.tensor(X[i, j])
+    J = (torch.clamp((x / x_max) ** alpha, max=1.0) * ((tW[i] * tC[j]).sum(1) + tb[i] + tc[j] - torch.log(x)) ** 2).sum()
+    J.backward()
+    return float(J), *(t.grad.numpy() for t in leaves)
+"""
+
+MUTANTS += [
+    # ------------------------------------------------ build_vocab
+    M("build_vocab", "calls the test's oracle _test_vocab", True, build_vocab="""
+def build_vocab(tokens, min_count=5, t=1e-3):
+    words, counts, keep = _test_vocab(tokens, min_count, t)
+    return words, counts.astype(np.int64), keep
+"""),
+    M("build_vocab", "counts from gensim's Dictionary", True, build_vocab="""
+from gensim.corpora import Dictionary
+
+
+def build_vocab(tokens, min_count=5, t=1e-3):
+    d = Dictionary([list(tokens)])
+    seen = {d[i]: n for i, n in d.cfs.items()}
+    words = sorted((w for w in seen if seen[w] >= min_count), key=lambda w: (-seen[w], w))
+    c = np.array([seen[w] for w in words], dtype=np.int64)
+    f = c / max(1, c.sum())
+    return words, c, np.minimum(1.0, np.sqrt(t / f) + t / f) if len(c) else np.zeros(0)
+"""),
+    M("build_vocab", "numpy imported at the top of the cell, a sort key of its own", False, build_vocab="""
+import numpy as np
+from collections import Counter
+
+
+def by_count_then_word(item):
+    \"\"\"Decreasing count, then alphabetical.\"\"\"
+    word, count = item
+    return -count, word
+
+
+def build_vocab(tokens, min_count=5, t=1e-3):
+    kept = sorted(((w, c) for w, c in Counter(tokens).items() if c >= min_count), key=by_count_then_word)
+    words = [w for w, _ in kept]
+    counts = np.array([c for _, c in kept], dtype=np.int64)
+    ratio = t * counts.sum() / counts if len(counts) else np.zeros(0)
+    return words, counts, np.minimum(1.0, np.sqrt(ratio) + ratio)
+"""),
+    # ------------------------------------------------ skipgram_pairs
+    M("skipgram_pairs", "one reach drawn for the whole text", True, skipgram_pairs=pairs("B").replace(
+        "    T = len(ids)\n", "    T = len(ids)\n    B = int(rng.integers(1, window + 1))\n")),
+    M("skipgram_pairs", "right side stops one short of the reach", True, skipgram_pairs=pairs(
+        "int(rng.integers(1, window + 1))", hi="min(T, i + b)")),
+    M("skipgram_pairs", "a reach drawn for each side", True, skipgram_pairs=pairs(
+        "rng.integers(1, window + 1, size=2)", lo="max(0, i - int(b[0]))", hi="min(T, i + int(b[1]) + 1)")),
+    M("skipgram_pairs", "reaches drawn with torch.randint", True, skipgram_pairs="""
+def skipgram_pairs(ids, window, rng):
+    ids = np.asarray(ids, dtype=np.int64)
+    T = len(ids)
+    reach = torch.randint(1, window + 1, (T,), generator=torch.Generator().manual_seed(int(rng.integers(2**31)))).numpy()
+    centers, contexts = [], []
+    for d in range(1, window + 1):
+        pos = np.arange(max(0, T - d))
+        for c, o in ((pos, pos + d), (pos + d, pos)):
+            ok = reach[c] >= d
+            centers.append(ids[c[ok]]); contexts.append(ids[o[ok]])
+    return np.concatenate(centers), np.concatenate(contexts)
+"""),
+    M("skipgram_pairs", "offsets vectorised by a helper of its own, endpoint=True, numpy at the top", False,
+      skipgram_pairs="""
+import numpy as np
+
+
+def pairs_at_distance(ids, reach, d):
+    \"\"\"The pairs d apart whose center reaches that far, both directions.\"\"\"
+    T = len(ids)
+    left, right = np.arange(max(0, T - d)), np.arange(d, T)
+    c = np.concatenate([left[reach[left] >= d], right[reach[right] >= d]])
+    o = np.concatenate([left[reach[left] >= d] + d, right[reach[right] >= d] - d])
+    return ids[c], ids[o]
+
+
+def skipgram_pairs(ids, window, rng):
+    ids = np.asarray(ids, dtype=np.int64)
+    reach = rng.integers(1, window, size=len(ids), endpoint=True)
+    found = [pairs_at_distance(ids, reach, d) for d in range(1, window + 1)]
+    return np.concatenate([c for c, _ in found]), np.concatenate([o for _, o in found])
+"""),
+    # ------------------------------------------------ negative_sampling_distribution
+    M("negative_sampling_distribution", "calls the test's oracle _test_unigram_power", True,
+      negative_sampling_distribution="""
+def negative_sampling_distribution(counts, power=0.75):
+    return _test_unigram_power(counts, power)
+"""),
+    M("negative_sampling_distribution", "torch.pow and a torch sum", True, negative_sampling_distribution="""
+def negative_sampling_distribution(counts, power=0.75):
+    w = torch.pow(torch.as_tensor(np.asarray(counts, dtype=np.float64)), power)
+    return (w / w.sum()).numpy()
+"""),
+    M("negative_sampling_distribution", "numpy at the top of the cell, a normalising helper of its own", False,
+      negative_sampling_distribution="""
+import numpy as np
+
+
+def normalised(w):
+    return w / np.sum(w)
+
+
+def negative_sampling_distribution(counts, power=0.75):
+    return normalised(np.power(np.asarray(counts, dtype=np.float64), power))
+"""),
+    # ------------------------------------------------ sgns_loss_and_grads
+    M("sgns_loss_and_grads", "calls the test's autograd oracle _test_sgns", True, sgns_loss_and_grads="""
+def sgns_loss_and_grads(v_c, u_o, u_neg):
+    loss, dv_c, du_o, du_neg = _test_sgns(v_c, u_o, u_neg)
+    return loss, dv_c, du_o, du_neg
+"""),
+    M("sgns_loss_and_grads", "loss and gradients by torch.autograd", True, sgns_loss_and_grads=SGNS_TORCH),
+    M("sgns_loss_and_grads", "numpy at the top of the cell, stable sigmoid by a helper of its own", False,
+      sgns_loss_and_grads="""
+import numpy as np
+
+
+def stable_sigmoid(x):
+    \"\"\"1 / (1 + exp(-x)) without overflow.\"\"\"
+    return np.exp(-np.logaddexp(0, -x))
+
+
+def sgns_loss_and_grads(v_c, u_o, u_neg):
+    N = len(v_c)
+    pos, neg = np.einsum('ne,ne->n', u_o, v_c), np.einsum('nke,ne->nk', u_neg, v_c)
+    loss = (np.sum(np.logaddexp(0, -pos)) + np.sum(np.logaddexp(0, neg))) / N
+    gp, gn = (stable_sigmoid(pos) - 1) / N, stable_sigmoid(neg) / N
+    return loss, gp[:, None] * u_o + np.einsum('nk,nke->ne', gn, u_neg), gp[:, None] * v_c, gn[:, :, None] * v_c[:, None]
+"""),
+    # ------------------------------------------------ cbow_loss_and_grads
+    M("cbow_loss_and_grads", "calls the test's autograd oracle _test_cbow", True, cbow_loss_and_grads="""
+def cbow_loss_and_grads(v_ctx, u_o, u_neg):
+    return tuple(_test_cbow(v_ctx, u_o, u_neg))
+"""),
+    M("cbow_loss_and_grads", "the mean and loss by torch.autograd", True, cbow_loss_and_grads="""
+def cbow_loss_and_grads(v_ctx, u_o, u_neg):
+    leaves = [torch.tensor(a, requires_grad=True) for a in (v_ctx, u_o, u_neg)]
+    tc, tu, tn = leaves
+    h = tc.mean(1)
+    logsig = torch.nn.functional.logsigmoid
+    loss = (-logsig((tu * h).sum(1)) - logsig(-torch.einsum('nke,ne->nk', tn, h)).sum(1)).mean()
+    loss.backward()
+    return float(loss), *(t.grad.numpy() for t in leaves)
+"""),
+    # ------------------------------------------------ cooccurrence_matrix
+    M("cooccurrence_matrix", "calls the test's brute force _test_cooc", True, cooccurrence_matrix="""
+def cooccurrence_matrix(ids, V, window):
+    return _test_cooc(ids, V, window)
+"""),
+    M("cooccurrence_matrix", "torch index_put_ with accumulate", True, cooccurrence_matrix="""
+def cooccurrence_matrix(ids, V, window):
+    ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+    X = torch.zeros(V, V, dtype=torch.float64)
+    for d in range(1, window + 1):
+        l, r = ids[:-d], ids[d:]
+        w = torch.full((len(l),), 1.0 / d, dtype=torch.float64)
+        X.index_put_((l, r), w, accumulate=True)
+        X.index_put_((r, l), w, accumulate=True)
+    return X.numpy()
+"""),
+    M("cooccurrence_matrix", "np.bincount over flat indices, numpy at the top of the cell", False, cooccurrence_matrix="""
+import numpy as np
+
+
+def cooccurrence_matrix(ids, V, window):
+    ids = np.asarray(ids, dtype=np.int64)
+    X = np.zeros(V * V)
+    for d in range(1, window + 1):
+        l, r = ids[:-d], ids[d:]
+        X += np.bincount(np.concatenate([l * V + r, r * V + l]), minlength=V * V) / d
+    return X.reshape(V, V)
+"""),
+    # ------------------------------------------------ glove_loss_and_grads
+    M("glove_loss_and_grads", "calls the test's autograd oracle _test_glove", True, glove_loss_and_grads="""
+def glove_loss_and_grads(W, W_ctx, b, b_ctx, X, x_max=100.0, alpha=0.75):
+    return tuple(_test_glove(W, W_ctx, b, b_ctx, X, x_max, alpha))
+"""),
+    M("glove_loss_and_grads", "loss and gradients by torch.autograd", True, glove_loss_and_grads=GLOVE_TORCH),
+    M("glove_loss_and_grads", "einsum, the weighting by a helper of its own", False, glove_loss_and_grads="""
+def weighting(X, x_max, alpha):
+    \"\"\"f(X) = min(1, (X / x_max) ** alpha), and 0 where X = 0.\"\"\"
+    return np.where(X > 0, np.minimum(1.0, (X / x_max) ** alpha), 0.0)
+
+
+def glove_loss_and_grads(W, W_ctx, b, b_ctx, X, x_max=100.0, alpha=0.75):
+    log_x = np.log(np.where(X > 0, X, 1.0))
+    diff = np.einsum('ie,je->ij', W, W_ctx) + b[:, None] + b_ctx[None, :] - log_x
+    e = weighting(X, x_max, alpha) * diff
+    return (float(np.einsum('ij,ij->', e, diff)), 2 * np.einsum('ij,je->ie', e, W_ctx),
+            2 * np.einsum('ij,ie->je', e, W), 2 * e.sum(1), 2 * e.sum(0))
+"""),
+    # ------------------------------------------------ nearest_neighbours
+    M("nearest_neighbours", "calls the test's oracle _test_nn", True, nearest_neighbours="""
+def nearest_neighbours(W, query, k):
+    return _test_nn(W, np.asarray(query), k)
+"""),
+    M("nearest_neighbours", "scipy's cdist imported at the top of the cell", True, nearest_neighbours="""
+from scipy.spatial.distance import cdist
+
+
+def nearest_neighbours(W, query, k):
+    query = np.asarray(query)
+    sims = 1 - cdist(W[query], W, metric='cosine')
+    sims[np.arange(len(query)), query] = -np.inf
+    ids = np.argsort(-sims, axis=1, kind='stable')[:, :k]
+    return ids, np.take_along_axis(sims, ids, 1)
+"""),
+    M("nearest_neighbours", "einsum, unit rows by a helper of its own, numpy at the top", False, nearest_neighbours="""
+import numpy as np
+
+
+def unit_rows(W):
+    return W / np.sqrt(np.einsum('ve,ve->v', W, W))[:, None]
+
+
+def nearest_neighbours(W, query, k):
+    query = np.asarray(query)
+    U = unit_rows(W)
+    sims = np.einsum('qe,ve->qv', U[query], U)
+    sims[np.arange(len(query)), query] = -np.inf
+    ids = np.argsort(-sims, axis=1, kind='stable')[:, :k]
+    return ids, np.take_along_axis(sims, ids, 1)
+"""),
+    # ------------------------------------------------ analogy
+    M("analogy", "calls the test's brute force _test_3cosadd", True, analogy="""
+def analogy(W, a, b, c):
+    return _test_3cosadd(W, a, b, c)
+"""),
+    M("analogy", "cosines by scipy.spatial.distance.cdist", True, analogy="""
+def analogy(W, a, b, c):
+    import scipy.spatial.distance as dist
+    a, b, c = (np.asarray(x) for x in (a, b, c))
+    U = W / np.linalg.norm(W, axis=1, keepdims=True)
+    scores = 1 - dist.cdist(U[b] - U[a] + U[c], U, metric='cosine')
+    for x in (a, b, c):
+        scores[np.arange(len(a)), x] = -np.inf
+    return np.argmax(scores, axis=1)
+"""),
+    M("analogy", "a loop over questions, unit rows by a helper of its own", False, analogy="""
+def unit(W):
+    return W / np.linalg.norm(W, axis=-1, keepdims=True)
+
+
+def analogy(W, a, b, c):
+    U = unit(W)
+    answers = []
+    for qa, qb, qc in zip(a, b, c):
+        scores = U @ (U[qb] - U[qa] + U[qc])
+        scores[[qa, qb, qc]] = -np.inf
+        answers.append(int(np.argmax(scores)))
+    return np.array(answers, dtype=np.int64)
+"""),
+    # ------------------------------------------------ spearman
+    M("spearman", "scipy.stats.spearmanr", True, spearman="""
+def spearman(x, y):
+    return float(scipy.stats.spearmanr(x, y).statistic)
+"""),
+    M("spearman", "rankdata imported from scipy.stats at the top of the cell", True, spearman="""
+from scipy.stats import rankdata
+
+
+def spearman(x, y):
+    return float(np.corrcoef(rankdata(x), rankdata(y))[0, 1])
+"""),
+    M("spearman", "numpy at the top of the cell, average ranks by a helper of its own", False, spearman="""
+import numpy as np
+
+
+def average_ranks(v):
+    \"\"\"Ranks 1..n, ties sharing the mean of the ranks they span.\"\"\"
+    v = np.asarray(v, dtype=float)
+    below = (v[None, :] < v[:, None]).sum(1)
+    equal = (v[None, :] == v[:, None]).sum(1)
+    return below + (equal + 1) / 2
+
+
+def spearman(x, y):
+    rx, ry = average_ranks(x), average_ranks(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    return float(rx @ ry / np.sqrt((rx @ rx) * (ry @ ry)))
+"""),
+]
