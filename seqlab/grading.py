@@ -91,7 +91,7 @@ def matches_distribution(key: str, draws: Any, model: Any, *, kind: str) -> None
     - "next_token": draws is a list of token sequences; model is {"prefixes": {prefix tuple:
       probabilities of the next token}, "stop": the end token (or None), "max_len": int}. The next
       token after each listed prefix is compared with its probabilities (a sequence that ends
-      there drew ``stop``).
+      there drew ``stop``). An optional "hint" says what to check when they do not fit.
     - "windows": draws is a list of (x, y) batches of shape (B, T); model is {"data": 1-D array
       whose windows are all distinct, "seq_len": T}. Each row of x must be a window data[s:s+T]
       and y the same window one step on; the starts must spread over every valid position.
@@ -297,6 +297,7 @@ def _check_next_token(where: str, draws: Any, model: Any) -> None:
         raise ReferenceMismatch(f"hidden case {where}: expected a list of drawn sequences")
     stop = model.get("stop")
     stop = None if stop is None else int(stop)
+    hint = str(model.get("hint") or "check the temperature, the softmax and which hidden state you sample from")
     max_len = int(model["max_len"])
     sequences = [_as_tokens(where, d) for d in draws]
     for seq in sequences:
@@ -329,8 +330,8 @@ def _check_next_token(where: str, draws: Any, model: Any) -> None:
             after = f"after the tokens {list(prefix)}" if prefix else "as the first token"
             raise ReferenceMismatch(
                 f"hidden case {where}: token {bad} was drawn {counts[bad] / counts.sum():.3f} of the time "
-                f"{after} over {int(counts.sum())} draws, too far from the model's distribution: check "
-                "the temperature, the softmax and which hidden state you sample from")
+                f"{after} over {int(counts.sum())} draws, too far from the model's distribution: "
+                f"{hint}")
 
 
 def _check_windows(where: str, draws: Any, model: Any) -> None:
