@@ -209,7 +209,7 @@ def _with_attachments(cell: NotebookNode, attachments: Any, budget: list) -> Non
     note their names in ``metadata.autograder.missing_attachments`` (for the repair notes)."""
     kept: Dict[str, Dict[str, str]] = {}
     for name, bundle in (attachments.items() if isinstance(attachments, dict) else ()):
-        images = {mime: _base64(value) for mime, value in (bundle.items() if isinstance(bundle, dict) else ())
+        images = {mime: base64_text(value) for mime, value in (bundle.items() if isinstance(bundle, dict) else ())
                   if mime in IMAGE_TYPES}
         images = {mime: value for mime, value in images.items() if value and len(value) <= ATTACHMENT_CHARS}
         size = sum(map(len, images.values()))
@@ -225,7 +225,7 @@ def _with_attachments(cell: NotebookNode, attachments: Any, budget: list) -> Non
         cell.source = safe
 
 
-def _base64(value: Any) -> Optional[str]:
+def base64_text(value: Any) -> Optional[str]:
     """``value`` (a string or a list of lines) as compact base64, or None if it is not base64."""
     compact = "".join(cell_text(value).split())
     try:

@@ -28,7 +28,6 @@ lose any ``<tag>``-like text and show ``<`` as ``&lt;``; only cells holding raw 
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import html
 import re
@@ -39,7 +38,9 @@ import nh3
 from nbconvert.filters.markdown_mistune import MarkdownWithMath  # the parser nbconvert renders with
 from nbformat import NotebookNode
 
-IMAGES = frozenset({"image/png", "image/jpeg", "image/gif"})
+from .reading import IMAGE_TYPES, base64_text as _base64
+
+IMAGES = frozenset(IMAGE_TYPES)
 # What an output may keep: inert as it is, or (HTML, Markdown) once cleaned; images only as base64.
 SAFE_MIME = frozenset({"text/plain", "text/latex", "application/json", "text/html", "text/markdown"}) | IMAGES
 REMOVED = "[{kinds} output removed by the grader: it could run code in the reader's browser]"
@@ -222,15 +223,6 @@ def _image_sizes(metadata: Any, data: Iterable[str]) -> dict:
             if size:
                 sizes[mime] = size
     return sizes
-
-
-def _base64(text: Any) -> Optional[str]:
-    """``text`` as compact base64 if it is base64 (and not empty), else None."""
-    compact = "".join(_text(text).split())
-    try:
-        return compact if compact and base64.b64decode(compact, validate=True) else None
-    except (binascii.Error, ValueError):
-        return None
 
 
 def _text(value: Any) -> str:
