@@ -107,6 +107,10 @@ def _run(args: argparse.Namespace) -> None:
         problems = {r.student: r.problem for r in results if r.problem}
         print(score_table(args.course, args.lab, problems).format())
         print(f"isolation: {results[0].sandbox if results else 'none (no submissions)'}")
+        slow = sorted(r.student for r in results if any(t.status == "timeout" for t in r.tests))
+        if slow:
+            print(f"timed out, worth a regrade with a longer limit ({len(slow)}): {', '.join(slow)}\n"
+                  f"  seqlab-grade autograde {args.lab} --course {args.course} --timeout {2 * args.timeout} --force")
     elif args.command == "feedback":
         from .report import feedback_pages
         pages = feedback_pages(args.course, args.lab, args.student)

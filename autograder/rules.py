@@ -47,7 +47,7 @@ def _source(cell) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
-def _parse(source: str) -> Optional[ast.Module]:
+def parse_cell(source: str) -> Optional[ast.Module]:
     try:
         return ast.parse(strip_magics(source)[0])
     except (SyntaxError, ValueError):
@@ -71,7 +71,7 @@ def declarations(cells: Sequence) -> Dict[str, Part]:
         if not is_grade_cell(cell):
             continue
         grade_id = _meta(cell).get("grade_id", "?")
-        tree = _parse(_source(cell))
+        tree = parse_cell(_source(cell))
         for node in ast.walk(tree) if tree else ():
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check_rules"):
                 continue
@@ -93,7 +93,7 @@ def declarations(cells: Sequence) -> Dict[str, Part]:
     return parts
 
 
-def _top_bindings(tree: ast.Module) -> Dict[str, str]:
+def top_bindings(tree: ast.Module) -> Dict[str, str]:
     """Top-level name -> how it is bound ("def", "import:<path>", "assign")."""
     bound: Dict[str, str] = {}
     for stmt in tree.body:
@@ -116,7 +116,7 @@ def _top_bindings(tree: ast.Module) -> Dict[str, str]:
 
 def _statement_names(stmt: ast.stmt) -> Set[str]:
     """Names a top-level statement binds."""
-    return set(_top_bindings(ast.Module(body=[stmt], type_ignores=[])))
+    return set(top_bindings(ast.Module(body=[stmt], type_ignores=[])))
 
 
 def _loads(stmt: ast.stmt) -> Set[str]:
@@ -150,10 +150,10 @@ def _context(cells: Sequence, student: Set[int]) -> _Context:
     for index, cell in enumerate(cells):
         if cell.get("cell_type") != "code":
             continue
-        tree = _parse(_source(cell))
+        tree = parse_cell(_source(cell))
         if tree is None:
             continue
-        bound = _top_bindings(tree)
+        bound = top_bindings(tree)
         if index in student:
             student_bound.update(bound)
         elif is_grade_cell(cell):
@@ -180,7 +180,7 @@ def violations(cells: Sequence, template: Optional[Sequence] = None) -> Dict[str
     for index, cell in enumerate(cells):
         if index in student:
             source = strip_magics(_source(cell))[0]
-            tree = _parse(source)
+            tree = parse_cell(source)
             for stmt in tree.body if tree else ():
                 statements.append((index, stmt, ast.get_source_segment(source, stmt) or ast.unparse(stmt)))
     found: Dict[str, Violation] = {}

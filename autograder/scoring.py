@@ -151,9 +151,46 @@ def score(nb, runs: Mapping[int, CellRun], cases: Mapping[str, Sequence[str]],
     tests = []
     for index, name, points in grade_cells(nb):
         run = runs.get(index, CellRun(index, "not_run", "not run"))
-        tests.append(score_cell(name, points, run, cases.get(name, ()), emitted, reference, tolerances,
-                                (broken or {}).get(name), error_stage(nb.cells[index])))
+        test = score_cell(name, points, run, cases.get(name, ()), emitted, reference, tolerances,
+                          (broken or {}).get(name), error_stage(nb.cells[index]))
+        blocked = blocked_by(nb, runs, index, run) if test.status == "failed" else None
+        if blocked is not None:
+            test.status, test.message = blocked
+        tests.append(test)
     return tests
+
+
+UNDEFINED = re.compile(r"^NameError: name '(\w+)' is not defined")
+# What a cell's run says when it stopped for a reason outside the student's logic.
+STOPPED = {"timeout": "timed out", "died": "made the kernel die", "memory": "ran out of memory"}
+
+
+def blocked_by(nb, runs: Mapping[int, CellRun], index: int, run: CellRun) -> Optional[Tuple[str, str]]:
+    """(status, message) when a test failed only because the cell that defines the name it missed
+    timed out, died or ran out of memory: the TA may regrade it with a longer --timeout."""
+    missing = UNDEFINED.match(run.error or "")
+    if missing is None:
+        return None
+    name = missing.group(1)
+    for earlier in range(index - 1, -1, -1):
+        cell = nb.cells[earlier]
+        if cell.get("cell_type") != "code" or name not in _defines(str(cell.get("source", ""))):
+            continue
+        before = runs.get(earlier)
+        if before is None:
+            return None
+        status = "memory" if before.status == "error" and OUT_OF_MEMORY.search(before.error) else before.status
+        if status not in STOPPED:
+            return None
+        return status, (f"the cell that defines `{name}` {STOPPED[status]} ({_short(before.error)[:200]}), so "
+                        "this test could not run it; ask your TA to regrade if your code is fast locally")
+    return None
+
+
+def _defines(source: str) -> set:
+    from .rules import parse_cell, top_bindings
+    tree = parse_cell(source)
+    return set(top_bindings(tree)) if tree else set()
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -127,3 +127,19 @@ def test_a_hidden_check_never_overrules_matching_cases():
     t = score_cell("test_f", 2.0, CellRun(3, "error", "CheckFailed: stricter than the grader"), ("k/a",),
                    {"k/a": np.arange(3.0)}, REFERENCE, stage="hidden")
     assert (t.status, t.points) == ("passed", 2.0)
+
+
+def test_a_test_that_failed_because_its_definition_timed_out_says_so():
+    """Is a NameError after the defining cell timed out reported as that timeout, with a regrade hint?"""
+    from autograder.scoring import score
+    nb = tiny_lab()
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    add_cell = next(i for i in code if nb.cells[i].get("id") == "add")
+    test_add = next(i for i in code if nb.cells[i].get("id") == "test_add")
+    runs = {i: CellRun(i, "ok") for i in code}
+    runs[add_cell] = CellRun(add_cell, "timeout", "the cell ran past its 60 s limit")
+    runs[test_add] = CellRun(test_add, "error", "NameError: name 'add' is not defined")
+    tests = {t.name: t for t in score(nb, runs, {}, {}, {})}
+    assert tests["test_add"].status == "timeout"
+    assert "the cell that defines `add` timed out" in tests["test_add"].message
+    assert "regrade" in tests["test_add"].message
