@@ -325,8 +325,11 @@ def _run_cell(client: _Client, cell, index: int, timeout: float) -> CellRun:
         return CellRun(index, "timeout", f"stopped after {int(timeout)} s (the per-cell time limit)",
                        time.monotonic() - start)
     except DeadKernelError:
+        seconds = time.monotonic() - start
+        if seconds >= 0.95 * timeout:   # stopped at its limit: a kernel deaf to the interrupt is killed
+            return CellRun(index, "timeout", f"stopped after {int(timeout)} s (the per-cell time limit)", seconds)
         return CellRun(index, "died", "the Python kernel died while running this cell "
-                       "(os._exit, a crash in compiled code, or the memory limit)", time.monotonic() - start)
+                       "(os._exit, a crash in compiled code, or the memory limit)", seconds)
     except Exception as err:  # a message nbclient could not follow: this kernel can no longer be trusted
         return CellRun(index, "died", f"the kernel sent messages the grader could not read ({type(err).__name__}); "
                        "it was restarted", time.monotonic() - start)

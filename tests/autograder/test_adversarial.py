@@ -86,10 +86,11 @@ def uptime() -> float:
     return float(Path("/proc/uptime").read_text().split()[0])
 
 
-def left_behind(results, since: float, token: str) -> list:
+def left_behind(results, since: float, token: str, jobs: Path) -> list:
     """Processes this run left: under the uids its results' sandboxes had, started after ``since``
-    (seconds since boot; no other grader holds those uids meanwhile), or, but for this one, carrying
-    ``token`` in their environment (its workers and the bubblewrap parents of its kernels)."""
+    (seconds since boot) and running in one of its job folders (under ``jobs``: a test beside it
+    may get a uid this run released), or, but for this one, carrying ``token`` in their
+    environment (its workers and the bubblewrap parents of its kernels)."""
     uids = {int(m.group(1)) for r in results for m in [re.search(r"uid (\d+)", r.sandbox)] if m}
     found = []
     for entry in Path("/proc").iterdir():
@@ -99,9 +100,7 @@ def left_behind(results, since: float, token: str) -> list:
             started = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
             command = (entry / "cmdline").read_bytes()
             mine = token.encode() in (entry / "environ").read_bytes() and b"resource_tracker" not in command
-            # a kernel of another test running beside this one (pytest-xdist) may get a uid this run
-            # released: this run's kernels have their job folder under the grader's sg-* folders
-            ours = b"kernel.json" not in command or b"/sg-" in command
+            ours = b"kernel.json" not in command or str(jobs).encode() in command
             if mine or (entry.stat().st_uid in uids and started >= since and ours):
                 found.append((int(entry.name), entry.stat().st_uid, command[:200]))
         except (OSError, IndexError, ValueError):
@@ -146,7 +145,8 @@ def grade_corpus(root: Path) -> SimpleNamespace:
     """Release, collect and autograde the whole corpus under ``root``, then rerun it; what the tests read."""
     token = uuid.uuid4().hex
     secret = {name: f"{name}-canary-{token}" for name in ("solution", "tmp", "home", "env")}
-    repo, course, grader_tmp = root / "repo", root / "course", root / "grader-tmp"
+    repo, course, grader_tmp, jobs = root / "repo", root / "course", root / "grader-tmp", root / "jobs"
+    jobs.mkdir()
     write_tiny_repo(repo)
     with_canary(repo, secret["solution"])
     grader_tmp.mkdir()
@@ -157,6 +157,7 @@ def grade_corpus(root: Path) -> SimpleNamespace:
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv(ENV_CANARY, secret["env"])
+            mp.setenv("TMPDIR", str(jobs))      # the workers' job folders, to tell this run's kernels
             start = time.monotonic()
             release(TINY_LAB, course, repo=repo, cell_timeout=60)
             timings["release"] = time.monotonic() - start
@@ -185,13 +186,13 @@ def grade_corpus(root: Path) -> SimpleNamespace:
             results = pipeline.autograde(course, TINY_LAB, crowd, workers=2, limits=LIMITS, sandbox="bwrap",
                                          progress=False)
             timings["autograde"] = time.monotonic() - start
-            leftover = left_behind(results, booted, secret["env"])
+            leftover = left_behind(results, booted, secret["env"], jobs)
             start, booted = time.monotonic(), uptime()
             alone = pipeline.autograde(course, TINY_LAB, ALONE, workers=1, limits=LIMITS, sandbox="bwrap",
                                        progress=False)
             timings["fork bomb alone"] = time.monotonic() - start
             results += alone
-            leftover += left_behind(alone, booted, secret["env"])
+            leftover += left_behind(alone, booted, secret["env"], jobs)
             first = snapshot(course)
             start = time.monotonic()
             # One worker: what a rerun grades again (results with a problem) must not race a fork bomb.
