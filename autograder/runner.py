@@ -196,6 +196,11 @@ def _clean(content: dict) -> None:
         data["text/markdown"] = safe_markdown("".join(map(str, text)) if isinstance(text, list) else str(text), {})
 
 
+# How many times the first kernel is started before the submission is left to the TA (no cell ran yet,
+# so nothing the student wrote can be to blame).
+FIRST_START_TRIES = 3
+
+
 def run_notebook(nb: nbformat.NotebookNode, job: Path, limits: Limits, *, uid: Optional[int],
                  use_bwrap: bool) -> Execution:
     """Execute ``nb`` (modified in place) in the sandbox of ``job``; returns what each cell did."""
@@ -207,12 +212,15 @@ def run_notebook(nb: nbformat.NotebookNode, job: Path, limits: Limits, *, uid: O
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     deadline = time.monotonic() + limits.notebook_seconds
     bad: set = set()
-    position, failed_start = 0, ""
+    position, failed_start, first_tries = 0, "", FIRST_START_TRIES
     try:
         while position < len(code):
             try:
                 client = _start(nb, job, manager, limits, uid)
             except Exception as err:  # a kernel that will not start: no cell is to blame yet
+                first_tries -= 1
+                if not position and first_tries > 0 and time.monotonic() < deadline:
+                    continue          # a busy machine can lose a start: try again before giving up
                 if not position:
                     raise KernelStartError(f"the sandboxed kernel did not start ({err}); rerun autograde (a busy "
                                            "machine can delay a start), and if it fails again check that "
