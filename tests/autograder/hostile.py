@@ -11,9 +11,14 @@ Groups: runaway code (loops, sleeps, memory, fork bomb, crashes, exits); the san
 (reading the reference, hidden tests, solutions, gradebook, the grader's /tmp, home and /proc;
 network; writing outside; links planted in the job folder); cheating the checks (rebinding or
 patching ``matches_reference``, ``numpy.allclose``, ``sys.modules``, ``AssertionError``,
-tracebacks, streams, emissions, record mode, printing the hidden tests' source); floods (output,
-displays, a printing thread); and notebook shape (test cells deleted, duplicated or edited,
-metadata stripped, a "Copy of" name, corrupted JSON, nbformat 3, warnings on stderr).
+tracebacks, streams, emissions, record mode, printing the hidden tests' source); using the tests'
+own oracle (directly, through a helper, by a computed name, by unpickling, by an IPython AST
+transformer), copying the expected values in through a rebound ``check_close``, a forbidden
+shortcut, an error only on the hidden inputs; floods (output, displays, a printing thread, a huge
+error); what would once stop the grader (a planted startup file, malformed display messages,
+folder chains thousands deep, pasted images, half an emoji); and notebook shape (test cells
+deleted, duplicated or edited, metadata stripped, a "Copy of" name, corrupted JSON, nbformat 3,
+warnings on stderr).
 """
 from __future__ import annotations
 
