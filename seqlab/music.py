@@ -40,6 +40,9 @@ __all__ = ["load_tunes", "tunes_to_text", "repeats_pair_up", "RenderError", "par
            "tune_title", "tune_body", "AbcGuard"]
 
 COLLECTIONS = ("oneills1850", "ryansMammoth")
+# The longest ABC text rendered: the corpus's tunes are a few thousand characters; a generated
+# "tune" far longer never closed, and music21 would take minutes (and much memory) to parse it.
+MAX_ABC_CHARS = 20_000
 _HEADERS = ("T", "M", "L", "K")                         # the header fields a cleaned tune keeps
 _FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
 _MELODY_CHARS = set("ABCDEFGabcdefgzxZ0123456789/|:[]=^_,'-.<>( ")  # what a cleaned melody may hold
@@ -193,6 +196,11 @@ def _music21():
 
 def parse_abc(abc: str, name: str = "tune"):
     """Parse one ABC tune with music21 and return the Score; RenderError if it fails or has no notes."""
+    if not isinstance(abc, str):
+        raise RenderError(f"{name}: expected the ABC as a str, got {type(abc).__name__}")
+    if len(abc) > MAX_ABC_CHARS:
+        raise RenderError(f"{name}: {len(abc):,} characters of ABC, more than the {MAX_ABC_CHARS:,} rendered "
+                          "(a sampled tune that never ended? extract the tunes first)")
     m21 = _music21()
     try:
         score = m21.converter.parse(abc, format="abc")

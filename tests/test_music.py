@@ -401,3 +401,12 @@ def test_sampling_through_guarded_model_closes_every_repeat(GuardedModel):
         assert guard.allowed(c)
         guard.feed(c)
     assert all(repeats_pair_up(tune_body(t)) for t in tunes)
+
+
+def test_an_endless_tune_is_refused_with_a_message_not_parsed():
+    """Is ABC far longer than any real tune refused at once, with a message, by check_tune?"""
+    from seqlab.music import MAX_ABC_CHARS, check_tune
+    endless = "X:1\nT:endless\nM:4/4\nL:1/8\nK:D\n" + "ABcd efga|" * (MAX_ABC_CHARS // 10 + 1)
+    result = check_tune(endless, "endless")
+    assert not result.ok and "more than the" in result.error and "never ended" in result.error
+    assert not check_tune(None, "none").ok
