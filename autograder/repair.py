@@ -22,7 +22,7 @@ from typing import Dict, FrozenSet, List, Optional, Tuple
 import nbformat
 from nbformat import NotebookNode
 
-from .preprocessors import strip_hidden_tests
+from .preprocessors import BEGIN_HIDDEN, strip_hidden_tests
 from .reading import VALID_ID, cell_text, cell_type, fresh_id, nbgrader_meta, safe_markdown, without_magics
 
 # A student cell this similar (difflib ratio) to a locked cell is a copy of it, edited or not.
@@ -111,7 +111,7 @@ def with_hidden_tests(released: NotebookNode, source: NotebookNode) -> NotebookN
 def _mark_hidden_stage(source: str, grade_id: str) -> str:
     lines = source.split("\n")
     for i, line in enumerate(lines):
-        if line.strip() == "### BEGIN HIDDEN TESTS":
+        if BEGIN_HIDDEN in line:
             indent = line[:len(line) - len(line.lstrip())]
             lines.insert(i + 1, f"{indent}from seqlab.grading import hidden_stage; hidden_stage({grade_id!r})")
             break

@@ -176,52 +176,60 @@ def violations(cells: Sequence, template: Optional[Sequence] = None) -> Dict[str
     student = _student_cells(cells, template)
     ctx = _context(cells, student)
     # every top-level statement the student wrote, in notebook order, with the names it binds
-    statements: List[Tuple[int, ast.stmt, str]] = []
+    statements: List[_Statement] = []
     for index, cell in enumerate(cells):
         if index in student:
             source = strip_magics(_source(cell))[0]
             tree = parse_cell(source)
             for stmt in tree.body if tree else ():
-                statements.append((index, stmt, ast.get_source_segment(source, stmt) or ast.unparse(stmt)))
+                statements.append(_Statement(index, stmt, ast.get_source_segment(source, stmt) or ast.unparse(stmt),
+                                             _statement_names(stmt)))
     found: Dict[str, Violation] = {}
+
+    def cost_later(cell_index: int, hit: Violation) -> None:
+        """A trick outside any part's code costs every part tested after it."""
+        for later, cell in enumerate(cells):
+            if later > cell_index and is_grade_cell(cell):
+                found.setdefault(_meta(cell).get("grade_id", "?"), hit)
+
     in_parts: Set[int] = set()
     for index, cell in enumerate(cells):
         if not is_grade_cell(cell):
             continue
         grade_id = _meta(cell).get("grade_id", "?")
         part = parts.get(grade_id) or Part(grade_id, grade_id, ())   # by convention, the function's name
-        before = [(i, s, src) for i, s, src in statements if i < index]
-        chosen = _closure(part.function, before)
-        in_parts.update(id(s) for _, s, _ in chosen)
-        for _, stmt, src in chosen:
-            names = _statement_names(stmt)
-            what = part.function if part.function in names or not names else \
-                f"{', '.join(sorted(names))} (which {part.function} uses)"
-            hit = _first(ctx.check(src, what, part.forbid), stmt.lineno)
+        chosen = _closure(part.function, [st for st in statements if st.cell < index])
+        in_parts.update(id(st) for st in chosen)
+        for st in chosen:
+            what = part.function if part.function in st.names or not st.names else \
+                f"{', '.join(sorted(st.names))} (which {part.function} uses)"
+            hit = _first(ctx.check(st.source, what, part.forbid), st.node.lineno)
             if hit is not None:
                 found[grade_id] = hit
                 break
-    # tricks outside any part's code: they cost every part tested after them
-    for i, stmt, src in statements:
-        if id(stmt) in in_parts:
-            continue
-        hits = [v for v in ctx.check(src, f"the code in cell {i + 1}") if v.rule in GLOBAL_RULES]
-        hit = _first(hits, stmt.lineno)
-        if hit is None:
-            continue
-        for index, cell in enumerate(cells):
-            if index > i and is_grade_cell(cell):
-                found.setdefault(_meta(cell).get("grade_id", "?"), hit)
+    for st in statements:
+        if id(st) not in in_parts:
+            hit = _first([v for v in ctx.check(st.source, f"the code in cell {st.cell + 1}")
+                          if v.rule in GLOBAL_RULES], st.node.lineno)
+            if hit is not None:
+                cost_later(st.cell, hit)
     # magics and shell escapes, which the statements above never see
     for i, cell in enumerate(cells):
         if i in student:
             for line, magic in strip_magics(_source(cell))[1]:
-                hit = Violation(line, magic, "dynamic code", f"the code in cell {i + 1} runs the IPython "
-                                f"command {magic!r}, which graded notebooks may not use")
-                for index, later in enumerate(cells):
-                    if index > i and is_grade_cell(later):
-                        found.setdefault(_meta(later).get("grade_id", "?"), hit)
+                cost_later(i, Violation(line, magic, "dynamic code", f"the code in cell {i + 1} runs the "
+                                        f"IPython command {magic!r}, which graded notebooks may not use"))
     return found
+
+
+@dataclass(frozen=True, eq=False)
+class _Statement:
+    """One top-level statement of the student's: its cell, node, source and the names it binds."""
+
+    cell: int
+    node: ast.stmt
+    source: str
+    names: Set[str]
 
 
 def _first(hits: List[Violation], offset: int) -> Optional[Violation]:
@@ -232,7 +240,7 @@ def _first(hits: List[Violation], offset: int) -> Optional[Violation]:
     return Violation(v.line + offset - 1, v.what, v.rule, v.message)
 
 
-def _closure(name: str, statements: List[Tuple[int, ast.stmt, str]]) -> List[Tuple[int, ast.stmt, str]]:
+def _closure(name: str, statements: List[_Statement]) -> List[_Statement]:
     """The statements that bind ``name``, and those binding what they use, transitively."""
     chosen, wanted, done = [], [name], set()
     while wanted:
@@ -240,11 +248,11 @@ def _closure(name: str, statements: List[Tuple[int, ast.stmt, str]]) -> List[Tup
         if current in done:
             continue
         done.add(current)
-        for item in statements:
-            if current in _statement_names(item[1]) and item not in chosen:
-                chosen.append(item)
-                wanted.extend(_loads(item[1]) - done)
-    return sorted(chosen, key=lambda item: (item[0], item[1].lineno))
+        for st in statements:
+            if current in st.names and st not in chosen:
+                chosen.append(st)
+                wanted.extend(_loads(st.node) - done)
+    return sorted(chosen, key=lambda st: (st.cell, st.node.lineno))
 
 
 def describe(v: Violation) -> str:

@@ -25,6 +25,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from seqlab.grading import ReferenceMismatch, compare, decode, stage_key
 
+from .preprocessors import BEGIN_HIDDEN
+from .repair import definitions
 from .results import TestResult
 from .runner import CellRun
 
@@ -93,11 +95,11 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
         # a hidden case raised: say so, never with the check's expected values (nor when it is
         # unknown where a check failed: the submission hid its traceback)
         if ename in CHECK_ERRORS:
-            differs = _first_mismatch(cases, emitted, reference, tolerances)
-            if hidden and differs:
-                return result("hidden_failed", differs)
-            if hidden and cases and all(key in emitted for key in cases):
+            verdict = cases_verdict(cases, emitted, reference, tolerances)
+            if hidden and cases and verdict is None:
                 return result("passed")   # every case emitted and matching: the kernel's own check has no say
+            if hidden and verdict is not None and verdict[0] == "hidden_failed":
+                return result(*verdict)
             where = "a hidden case (other shapes or inputs)" if hidden else "a test (its traceback was hidden)"
             return result("hidden_failed" if hidden else "failed",
                           f"{where} differs from the reference: test your function on other shapes, "
@@ -114,32 +116,27 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
         return result("failed", run.error)
     if run.status in ("timeout", "died", "not_run"):
         return result(run.status, run.error)
+    verdict = cases_verdict(cases, emitted, reference, tolerances)
+    return result(*verdict) if verdict is not None else result("passed")
+
+
+def cases_verdict(cases: Sequence[str], emitted: Mapping[str, Any], reference: Mapping[str, Any],
+                  tolerances: Optional[Mapping[str, Sequence[float]]] = None) -> Optional[Tuple[str, str]]:
+    """(status, message) of the first hidden case, in order, that was not emitted or differs from
+    the reference; None when every one was emitted and matches."""
     for key in cases:
         if key not in emitted:
-            return result("missing", f"hidden case {key} was never checked: the cell stopped "
-                                     "before it, or the check was replaced")
+            return "missing", (f"hidden case {key} was never checked: the cell stopped before it, or the "
+                               "check was replaced")
         if key not in reference:
-            return result("ungraded", f"hidden case {key} has no recorded reference: release the lab again")
+            return "ungraded", f"hidden case {key} has no recorded reference: release the lab again"
         try:
             rtol, atol = (tolerances or {}).get(key, (1e-5, 1e-7))   # as recorded; else matches_reference's defaults
             compare(key, emitted[key], reference[key], rtol=rtol, atol=atol)
         except ReferenceMismatch as err:
-            return result("hidden_failed", str(err))
+            return "hidden_failed", str(err)
         except Exception as err:  # a malformed emission is the submission's own failure
-            return result("hidden_failed", f"hidden case {key}: the output could not be compared ({err})")
-    return result("passed")
-
-
-def _first_mismatch(cases: Sequence[str], emitted: Mapping[str, Any], reference: Mapping[str, Any],
-                    tolerances: Optional[Mapping[str, Sequence[float]]]) -> Optional[str]:
-    """The comparison message of the first emitted case that differs from the reference, if any."""
-    for key in cases:
-        if key in emitted and key in reference:
-            rtol, atol = (tolerances or {}).get(key, (1e-5, 1e-7))
-            try:
-                compare(key, emitted[key], reference[key], rtol=rtol, atol=atol)
-            except Exception as err:  # a mismatch, or an emission that cannot be compared
-                return str(err)
+            return "hidden_failed", f"hidden case {key}: the output could not be compared ({err})"
     return None
 
 
@@ -174,7 +171,7 @@ def blocked_by(nb, runs: Mapping[int, CellRun], index: int, run: CellRun) -> Opt
     name = missing.group(1)
     for earlier in range(index - 1, -1, -1):
         cell = nb.cells[earlier]
-        if cell.get("cell_type") != "code" or name not in _defines(str(cell.get("source", ""))):
+        if cell.get("cell_type") != "code" or name not in definitions(str(cell.get("source", "")))[1]:
             continue
         before = runs.get(earlier)
         if before is None:
@@ -187,21 +184,15 @@ def blocked_by(nb, runs: Mapping[int, CellRun], index: int, run: CellRun) -> Opt
     return None
 
 
-def _defines(source: str) -> set:
-    from .rules import parse_cell, top_bindings
-    tree = parse_cell(source)
-    return set(top_bindings(tree)) if tree else set()
-
-
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-[^>]*>|File <[^>]*>), line (\d+)")
 
 
 def error_stage(cell) -> str:
     """Where in a grade cell its error was raised, from the traceback's line in that cell: "hidden"
-    (at or after ``### BEGIN HIDDEN TESTS``), "visible", or "unknown" (no traceback to read)."""
+    (after the ``### BEGIN HIDDEN TESTS`` line), "visible", or "unknown" (no traceback to read)."""
     lines = str(cell.get("source", "")).split("\n")
-    begin = next((i + 1 for i, line in enumerate(lines) if "### BEGIN HIDDEN TESTS" in line), None)
+    begin = next((i + 1 for i, line in enumerate(lines) if BEGIN_HIDDEN in line), None)
     for out in cell.get("outputs", []):
         if out.get("output_type") != "error":
             continue

@@ -22,7 +22,6 @@ same message before submitting. Names do not hide anything: the static check is 
 from __future__ import annotations
 
 import ast
-import builtins
 import re
 import inspect as _inspect
 import textwrap
@@ -218,8 +217,7 @@ class _Walker(ast.NodeVisitor):
                 self.add(node, name, "test helper", f"{self.what} calls {name}, a test helper: write "
                          "the computation yourself")
                 return
-            if name in ALWAYS_BUILTINS and name not in self.module_names and hasattr(builtins, name) \
-                    or name == "get_ipython" and name not in self.module_names:
+            if name in ALWAYS_BUILTINS and name not in self.module_names:
                 self.add(node, name, "dynamic code", f"{self.what} uses {name}(), which graded code may "
                          "not use (it runs or looks up code by name)")
                 return
