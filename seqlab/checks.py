@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["CheckFailed", "check_shape", "check_close", "check_implemented", "passed"]
+__all__ = ["CheckFailed", "check_shape", "check_close", "check_implemented", "check_prerequisite", "passed"]
 
 # float32 carries ~7 significant digits; results computed in it are judged against this.
 FLOAT32_RTOL = 2e-4
@@ -42,6 +42,23 @@ def check_implemented(value, name: str) -> None:
     """Fail with a hint when a function returned None, the usual sign of a missing return."""
     if value is None:
         raise CheckFailed(f"{name} returned None: did you forget a `return` statement?")
+
+
+def check_prerequisite(name: str, part: str, check) -> None:
+    """Run ``check`` (a callable that checks an earlier part ``part`` on this test's inputs) before
+    ``name`` is checked; if it fails, fail with a message that puts the blame on ``part``.
+
+    Example message: "rnn_backward can't be checked until rnn_step_backward passes: fix
+    rnn_step_backward first (dx has shape (3, 5), expected (3, 4))".
+    """
+    try:
+        check()
+    except Exception as err:  # noqa: BLE001  (any failure of the earlier part blocks this one)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if not isinstance(err, CheckFailed):
+            first = f"{type(err).__name__}: {first}"
+        raise CheckFailed(f"{name} can't be checked until {part} passes: fix {part} first "
+                          f"({first[:600]})") from None
 
 
 def check_shape(name: str, actual, expected_shape: Sequence[int]) -> np.ndarray:
@@ -74,14 +91,15 @@ def check_shape(name: str, actual, expected_shape: Sequence[int]) -> np.ndarray:
 def check_close(name: str, actual, expected, *, rtol: float = 1e-7, atol: float = 1e-10,
                 what: str = "expected", time_axis: int | None = None,
                 time_hints: Mapping[str, str] | None = None,
-                suspects: Mapping[str, np.ndarray] | None = None) -> float:
+                suspects: Mapping[str, np.ndarray] | None = None, float32_ok: bool = False) -> float:
     """Check that ``actual`` matches ``expected`` elementwise; return the max relative error.
 
     Inputs:
     - name: what the student will recognise, e.g. "h" or "dWx".
     - actual: the student's output; expected: the oracle's (array, tensor or number).
     - rtol, atol: an element fails when |a - e| > atol + rtol * (|a| + |e|). Loosened to
-      FLOAT32_RTOL when either side is float32.
+      FLOAT32_RTOL when the oracle's value is float32 (the inputs were), or ``float32_ok`` says the
+      contract allows a float32 result; otherwise a float32 result where float64 was expected fails.
     - what: how to call the oracle in the message ("expected", "numerical gradient", ...).
     - time_axis: the axis that is time, to diagnose patterns over steps.
     - suspects: description -> the output a known mistake gives; a match is named in the message,
@@ -92,8 +110,12 @@ def check_close(name: str, actual, expected, *, rtol: float = 1e-7, atol: float 
     actual = check_shape(name, actual, expected.shape)
     if actual.dtype.kind not in "fiub":
         raise CheckFailed(f"{name} has dtype {actual.dtype}, expected numbers")
-    if np.float32 in (actual.dtype, expected.dtype):
+    if expected.dtype == np.float32 or (float32_ok and actual.dtype == np.float32):
         rtol = max(rtol, FLOAT32_RTOL)
+    elif expected.dtype.kind == "f" and actual.dtype.kind == "f" and actual.dtype.itemsize < expected.dtype.itemsize:
+        raise CheckFailed(f"{name} has dtype {actual.dtype}, expected {expected.dtype}: float64 inputs need a "
+                          "float64 result. Look for an array or tensor made without the inputs' dtype "
+                          "(np.zeros(..., dtype=np.float32), torch.zeros(...) without dtype=) or an .astype/.float()")
     a = actual.astype(np.float64)
     e = expected.astype(np.float64)
     if not np.all(np.isfinite(a)):

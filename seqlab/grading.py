@@ -241,6 +241,9 @@ def _compare(where: str, got: Any, want: Any, rtol: float, atol: float) -> None:
         if not np.array_equal(got, want):
             raise ReferenceMismatch(f"hidden case {where}: {int(np.sum(got != want))} entries differ")
         return
+    if want.dtype.kind == "f" and (got.dtype.kind != "f" or got.dtype.itemsize < want.dtype.itemsize):
+        raise ReferenceMismatch(f"hidden case {where}: dtype {got.dtype}, expected {want.dtype} (an array made "
+                                "without the inputs' dtype loses precision)")
     got = got.astype(np.float64)
     want = want.astype(np.float64)
     if not np.all(np.isfinite(got)):

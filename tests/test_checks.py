@@ -117,10 +117,33 @@ def test_nan_is_reported_with_advice():
     assert "NaN" in fails(name="loss", actual=a, expected=np.ones(3))
 
 
-def test_float32_output_gets_float32_tolerance():
-    """Is a float32 result within float32 round-off accepted?"""
+def test_float32_output_gets_float32_tolerance_where_the_contract_allows_it():
+    """Is a float32 result within float32 round-off accepted when the oracle is float32 (float32
+    inputs) or the test says float32 is allowed?"""
     e = rng.normal(size=(5, 5))
-    check_close("h", e.astype(np.float32), e)
+    check_close("h", e.astype(np.float32), e.astype(np.float32) * (1 + 1e-6))
+    check_close("h", e.astype(np.float32), e, float32_ok=True)
+
+
+def test_float32_result_for_float64_inputs_fails_naming_the_dtype():
+    """The tolerance follows the inputs, not the student's output: float32 where float64 was expected fails."""
+    e = rng.normal(size=(5, 5))
+    with pytest.raises(CheckFailed, match=r"h has dtype float32, expected float64: float64 inputs need"):
+        check_close("h", e.astype(np.float32), e)
+
+
+def test_prerequisite_puts_the_blame_on_the_earlier_part():
+    """A failing earlier part is named, with its own message, instead of a mismatch in the later one."""
+    from seqlab.checks import check_prerequisite
+
+    def step():
+        check_close("dx", np.zeros(3), np.ones(3))
+    with pytest.raises(CheckFailed, match=r"^rnn_backward can't be checked until rnn_step_backward passes: "
+                                          r"fix rnn_step_backward first \(dx\[0\] = 0"):
+        check_prerequisite("rnn_backward", "rnn_step_backward", step)
+    with pytest.raises(CheckFailed, match=r"fix f first \(NameError: name 'g' is not defined\)"):
+        check_prerequisite("h", "f", lambda: g)  # noqa: F821
+    check_prerequisite("h", "f", lambda: None)
 
 
 def test_accepts_torch_tensors():

@@ -131,3 +131,13 @@ def test_draws_of_python_ints_survive_the_emit_file():
              "model": grading._to_numpy({"prefixes": {(): np.array([1 / 3, 1 / 3, 0.0, 1 / 3])}, "stop": 0,
                                          "max_len": 3})}
     compare("k", roundtrip(draws), model)
+
+
+def test_a_float_result_may_not_lose_the_references_precision():
+    """float32 where the reference is float64 (an array made without the inputs' dtype) is a mismatch,
+    even when every value is within the tolerance; more precision than the reference is fine."""
+    want = np.linspace(0.1, 1.0, 6)
+    with pytest.raises(ReferenceMismatch, match=r"dtype float32, expected float64"):
+        compare("p", want.astype(np.float32), want)
+    compare("p", want, want.astype(np.float32))
+    compare("p", torch.from_numpy(want), want)
