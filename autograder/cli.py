@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto",
                    help="bubblewrap when it works (auto), always (bwrap), or process limits only")
     q.add_argument("--notebook-timeout", type=int, default=1800, help="seconds per notebook")
-    q.add_argument("--memory-mb", type=int, default=6144, help="memory limit of each kernel")
+    q.add_argument("--memory-mb", type=int, default=6144,
+                   help="memory of each sandbox, all its processes together where a cgroup can be made")
+    q.add_argument("--disk-mb", type=int, default=1024, help="size of each sandbox's job folder")
     q.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q = add("feedback", "write HTML feedback for autograded submissions")
@@ -100,7 +102,7 @@ def _run(args: argparse.Namespace) -> None:
         if args.source is not None:
             _collect(args)
         limits = Limits(cell_seconds=args.timeout, notebook_seconds=args.notebook_timeout,
-                        memory_mb=args.memory_mb)
+                        memory_mb=args.memory_mb, disk_mb=args.disk_mb)
         results = autograde(args.course, args.lab, workers=args.workers, limits=limits,
                             sandbox=args.sandbox, engine=args.engine, scheduler=args.scheduler,
                             force=args.force, progress=not args.quiet)

@@ -20,14 +20,12 @@ reference, limits) are unchanged keeps its saved result unless ``force`` is give
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
 import pickle
 import sys
-import tempfile
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -39,7 +37,7 @@ import nbformat
 
 from .course import GradingError, gradebook, grading_template, hidden_cases, nbgrader_env, reference_store
 from .results import SubmissionResult, TestResult, load_result, save_result
-from .sandbox import Limits, bubblewrap, claim_uid, describe, make_job, remove_tree
+from .sandbox import Limits, bubblewrap, open_sandbox
 
 # Bump when grading rules change: saved results with another version are graded again.
 GRADER_VERSION = "2"
@@ -93,19 +91,12 @@ def grade_one(job: Job) -> Graded:
                                "work here: `apt-get install bubblewrap`, or use --sandbox auto")
         from .runner import run_notebook
         from .scoring import read_emitted, score
-        # Without bwrap the kernel keeps the grader's uid: the interpreter may be unreadable to another.
-        # The job folder goes after the uid's processes are killed, without recursion (a student can
-        # leave a chain of folders thousands deep) and without following links.
-        tmp = tempfile.mkdtemp(prefix="sg-")
-        try:
-            with claim_uid() if use_bwrap else contextlib.nullcontext() as uid:
-                result.sandbox = describe(uid, use_bwrap, chosen=job.sandbox == "limits")
-                os.chmod(tmp, 0o755)
-                job_dir = make_job(Path(tmp), uid)
-                run = run_notebook(nb, job_dir, job.limits, uid=uid, use_bwrap=use_bwrap)
-                emitted = read_emitted(job_dir / "work" / ".seqlab-emitted.jsonl")
-        finally:
-            remove_tree(tmp)
+        # The job folder goes after every process of the sandbox is killed, without recursion (a student
+        # can leave a chain of folders thousands deep) and without following links.
+        with open_sandbox(job.limits, use_bwrap, chosen=job.sandbox == "limits") as box:
+            result.sandbox = box.description
+            run = run_notebook(nb, box, job.limits)
+            emitted = read_emitted(box.job / "work" / ".seqlab-emitted.jsonl")
         reference = pickle.loads(reference_store(job.course, job.lab).read_bytes())
         cases = json.loads(hidden_cases(job.course, job.lab).read_text())
         result.tests = score(nb, run.cells, cases, emitted, reference, _tolerances(job.course, job.lab), broken)

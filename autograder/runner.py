@@ -33,7 +33,8 @@ from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKer
 
 from .course import GradingError
 from .reading import safe_markdown, scrub, scrub_text
-from .sandbox import Limits, drain, empty_job, fresh_home, kernel_env, processes_of, reap, wrap
+from .sandbox import (Limits, Sandbox, drain, empty_job, folder_usage, fresh_home, kernel_env, kernel_of, reap,
+                      remove_tree, wrap)
 
 
 @dataclass
@@ -67,7 +68,7 @@ class SandboxKernelManager(AsyncKernelManager):
         s = self.sandbox
         if s["uid"] is not None:   # written by the grader just before this; the kernel must read it
             os.chown(self.connection_file, s["uid"], s["uid"])
-        return wrap(command, s["job"], s["env"], s["limits"], s["uid"], s["use_bwrap"])
+        return wrap(command, s["job"], s["env"], s["limits"], s["uid"], s["use_bwrap"], s["group"])
 
 
 # What one output costs beyond its text (its JSON and the grader's objects), so that 10,000 tiny
@@ -201,12 +202,12 @@ def _clean(content: dict) -> None:
 FIRST_START_TRIES = 3
 
 
-def run_notebook(nb: nbformat.NotebookNode, job: Path, limits: Limits, *, uid: Optional[int],
-                 use_bwrap: bool) -> Execution:
-    """Execute ``nb`` (modified in place) in the sandbox of ``job``; returns what each cell did."""
+def run_notebook(nb: nbformat.NotebookNode, box: Sandbox, limits: Limits) -> Execution:
+    """Execute ``nb`` (modified in place) in ``box``; returns what each cell did."""
+    job, uid = box.job, box.uid
     emit_file = job / "work" / ".seqlab-emitted.jsonl"
     sandbox = {"job": job, "env": kernel_env(job, emit_file), "limits": limits, "uid": uid,
-               "use_bwrap": use_bwrap}
+               "use_bwrap": box.use_bwrap, "group": box.group}
     manager = type("JobKernelManager", (SandboxKernelManager,), {"sandbox": sandbox})
     run = Execution(nb)
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
@@ -216,7 +217,7 @@ def run_notebook(nb: nbformat.NotebookNode, job: Path, limits: Limits, *, uid: O
     try:
         while position < len(code):
             try:
-                client = _start(nb, job, manager, limits, uid)
+                client = _start(nb, box, manager, limits)
             except Exception as err:  # a kernel that will not start: no cell is to blame yet
                 first_tries -= 1
                 if not position and first_tries > 0 and time.monotonic() < deadline:
@@ -231,7 +232,7 @@ def run_notebook(nb: nbformat.NotebookNode, job: Path, limits: Limits, *, uid: O
                 run.restarts += 1
                 continue
             failed_start = ""
-            position = _run_cells(run, client, nb, code, position, bad, deadline, limits, uid)
+            position = _run_cells(run, client, nb, code, position, bad, deadline, limits, box)
             if time.monotonic() >= deadline:
                 break
             if position < len(code) and run.cells.get(code[position - 1], CellRun(0, "ok")).status in ("timeout", "died"):
@@ -251,10 +252,10 @@ def run_notebook(nb: nbformat.NotebookNode, job: Path, limits: Limits, *, uid: O
 
 
 def _run_cells(run: Execution, client: "_Client", nb, code: List[int], position: int, bad: set, deadline: float,
-               limits: Limits, uid: Optional[int]) -> int:
-    """Run code cells from ``position`` in a just-started kernel until one times out or kills it, the
-    deadline passes or none is left; returns the next position."""
-    kernel = processes_of(uid)                # just started: the kernel is all there is
+               limits: Limits, box: Sandbox) -> int:
+    """Run code cells from ``position`` in a just-started kernel until one times out or kills it, fills
+    the job folder past its budget, the deadline passes or none is left; returns the next position."""
+    kernel = kernel_of(box.processes())       # the kernel and its launchers; nothing it forked
     try:
         if position:                          # a restart: rebuild the state, outputs discarded
             _replay(client, nb, [i for i in code[:position] if i not in bad], deadline, limits)
@@ -264,20 +265,38 @@ def _run_cells(run: Execution, client: "_Client", nb, code: List[int], position:
             if left <= 0:
                 break
             run.cells[index] = _run_cell(client, nb.cells[index], index, min(limits.cell_seconds, left))
-            reap(uid, keep=kernel)
+            reap(box.uid, keep=kernel, group=box.group)
+            if not box.sized and run.cells[index].status not in ("timeout", "died"):
+                run.cells[index] = _over_budget(box.job, limits, index) or run.cells[index]
             position += 1
             if run.cells[index].status in ("timeout", "died"):
                 bad.add(index)
                 break
     finally:
         _stop(client)
-        drain(uid)                            # before the next kernel, or the next submission, of this uid
+        drain(box.uid, group=box.group)       # before the next kernel, or the next submission, of this uid
     return position
 
 
-def _start(nb, job: Path, manager, limits: Limits, uid: Optional[int]) -> _Client:
+def _over_budget(job: Path, limits: Limits, index: int) -> Optional[CellRun]:
+    """Where the job folder is no RAM disk: after a cell that left more than the disk budget in it, a
+    "died" result (the kernel is then restarted without this cell) and the student's files removed."""
+    used, files = folder_usage(job, limits.files)
+    if used <= limits.disk_mb * 1024 * 1024 and files <= limits.files:
+        return None
+    with os.scandir(job / "work") as entries:
+        for entry in entries:
+            if entry.name != ".seqlab-emitted.jsonl":
+                remove_tree(entry.path)
+    return CellRun(index, "died", f"this cell filled the notebook's folder past its budget ({limits.disk_mb} MB, "
+                   f"{limits.files:,} files; {used / 2**20:,.0f} MB in {files:,}{'+' if files > limits.files else ''} "
+                   "files); they were removed and the kernel restarted without this cell")
+
+
+def _start(nb, box: Sandbox, manager, limits: Limits) -> _Client:
     """A client of a kernel just started in the sandbox, in a fresh home (stopped again if it fails)."""
-    fresh_home(job, uid)                      # nothing the last kernel planted there may run in this one
+    job = box.job
+    fresh_home(job, box.uid)                      # nothing the last kernel planted there may run in this one
     client = _Client(nb, timeout=limits.cell_seconds, kernel_manager_class=manager, allow_errors=True,
                      record_timing=False, startup_timeout=120, shutdown_kernel="immediate",
                      kernel_name="python3", resources={"metadata": {"path": str(job / "work")}},
@@ -300,7 +319,7 @@ def _start(nb, job: Path, manager, limits: Limits, uid: Optional[int]) -> _Clien
         client.start_new_kernel_client()
     except Exception as err:
         _stop(client)
-        drain(uid)
+        drain(box.uid, group=box.group)
         raise RuntimeError(f"{type(err).__name__}: {err}; the kernel's last words: {_last_words(job)}") from None
     return client
 

@@ -36,12 +36,14 @@ import os
 import resource
 import shutil
 import stat
+import itertools
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 # First uid handed to sandboxed kernels when the grader runs as root (one per running sandbox).
 SANDBOX_UID_BASE = 64000
@@ -58,6 +60,8 @@ class Limits:
     file_mb: int = 512             # largest file the kernel may write
     open_files: int = 1024
     output_kb: int = 256           # outputs kept per cell (the rest is cut with a notice)
+    disk_mb: int = 1024            # everything in the job folder together (work, home, logs)
+    files: int = 20000             # files and folders in the job folder
     restarts: int = 3              # kernel restarts after a crash or timeout, per notebook
 
 
@@ -110,14 +114,16 @@ def _python_paths() -> List[Path]:
 
 
 def wrap(command: List[str], job: Path, env: dict, limits: Limits, uid: Optional[int],
-         use_bwrap: bool) -> List[str]:
+         use_bwrap: bool, group: Optional["MemoryGroup"] = None) -> List[str]:
     """The command line that runs ``command`` (the kernel) in the sandbox of ``job``."""
     # -I: neither the working folder (the student's) nor any PYTHON* variable shapes the trampoline.
     trampoline = [sys.executable, "-I", "-m", "autograder.sandbox", "exec", json.dumps(asdict(limits)),
                   str(-1 if uid is None else uid), "--", *command]
+    # The first process joins the memory group before anything else runs: all it starts stays there.
+    join = ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(group.procs)] if group else []
     if not use_bwrap:
-        return trampoline
-    args = [bubblewrap(), "--die-with-parent", "--new-session", *_namespaces()]
+        return join + trampoline
+    args = [*join, bubblewrap(), "--die-with-parent", "--new-session", *_namespaces()]
     for top in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -159,6 +165,187 @@ def kernel_env(job: Path, emit_file: Path) -> dict:
         "NBGRADER_EXECUTION": "autograde",
         "SEQLAB_REFERENCE_MODE": "emit", "SEQLAB_EMIT_FILE": str(emit_file),
     }
+
+
+# --- the budgets of a whole sandbox: its memory (a cgroup) and its job folder (a sized RAM disk) ---
+
+_GROUP_IDS = itertools.count()
+
+
+class MemoryGroup:
+    """A memory cgroup (v2, or v1's memory hierarchy) holding every process of one sandbox: their memory
+    is limited together, however many the student starts, and ``close`` kills every one of them, a
+    daemon that left its parent included, before the group is removed."""
+
+    def __init__(self, path: Path, version: int):
+        self.path, self.version = path, version
+        self.procs = path / "cgroup.procs"
+
+    @classmethod
+    def create(cls, limit_mb: int) -> Optional["MemoryGroup"]:
+        """A new group inside this process's own, limited to ``limit_mb`` with no swap; None where
+        this process may not create one (not root, no delegated cgroup)."""
+        for version, parent in _group_parents():
+            group = cls(parent / f"seqlab-{os.getpid()}-{next(_GROUP_IDS)}", version)
+            try:
+                group.path.mkdir()
+            except OSError:
+                continue
+            try:
+                group._limit(limit_mb * 1024 * 1024)
+                return group
+            except OSError:
+                group.close()
+        return None
+
+    def _limit(self, nbytes: int) -> None:
+        memory, swap = (("memory.max", "memory.swap.max") if self.version == 2 else
+                        ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"))
+        (self.path / memory).write_text(str(nbytes))
+        if (self.path / swap).exists():     # v2 counts swap apart (0: none), v1 memory and swap together
+            with contextlib.suppress(OSError):
+                (self.path / swap).write_text("0" if self.version == 2 else str(nbytes))
+
+    def pids(self) -> set:
+        try:
+            return {int(pid) for pid in self.procs.read_text().split()}
+        except OSError:
+            return set()
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Kill every process in the group and remove it; False if it is still busy after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for pid in self.pids():
+                with contextlib.suppress(OSError):
+                    os.kill(pid, 9)
+            try:
+                self.path.rmdir()
+                return True
+            except FileNotFoundError:
+                return True
+            except OSError:                 # busy: killed processes take a moment to go
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.02)
+
+
+def _group_parents() -> List[Tuple[int, Path]]:
+    """(version, folder) of this process's own memory cgroups that it may create groups in, v2 first."""
+    mounts = {}
+    try:
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            fstype, options = fields[fields.index("-") + 1], fields[-1].split(",")
+            if fstype == "cgroup2" or (fstype == "cgroup" and "memory" in options):
+                mounts.setdefault(2 if fstype == "cgroup2" else 1, Path(fields[4]))
+        own = Path("/proc/self/cgroup").read_text().splitlines()
+    except (OSError, ValueError, IndexError):
+        return []
+    found = []
+    for line in own:
+        _, controllers, path = line.split(":", 2)
+        version = 2 if controllers == "" else 1 if "memory" in controllers.split(",") else 0
+        if version not in mounts:
+            continue
+        folder = mounts[version] / path.lstrip("/")
+        try:
+            usable = version == 1 or "memory" in (folder / "cgroup.subtree_control").read_text().split()
+        except OSError:
+            usable = False
+        if usable and os.access(folder, os.W_OK):
+            found.append((version, folder))
+    return sorted(found, reverse=True)
+
+
+@contextlib.contextmanager
+def job_folder(limits: Limits, parent: Optional[Path] = None) -> Iterator[Tuple[Path, bool]]:
+    """A new, empty job folder, and whether it is a RAM disk sized to ``limits.disk_mb`` and
+    ``limits.files`` (as root, where tmpfs can be mounted: writes past the budget fail with "No
+    space left on device"); otherwise the runner measures it after each cell (``folder_usage``).
+    Removed afterwards, whatever the student left in it."""
+    job = Path(tempfile.mkdtemp(prefix="sg-", dir=parent))
+    os.chmod(job, 0o755)
+    sized = os.getuid() == 0 and _mount(job, f"size={limits.disk_mb}m,nr_inodes={limits.files},mode=0755")
+    try:
+        yield job, sized
+    finally:
+        if sized:
+            _libc().umount2(bytes(job), 2)  # MNT_DETACH: the kernel is gone, nothing may hold it open
+        remove_tree(job)
+
+
+@functools.lru_cache(maxsize=None)
+def _libc():
+    import ctypes
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _mount(folder: Path, options: str) -> bool:
+    MS_NOSUID, MS_NODEV = 2, 4
+    try:
+        return _libc().mount(b"tmpfs", bytes(folder), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def folder_usage(folder: Path, most_files: int) -> Tuple[int, int]:
+    """(bytes on disk, files and folders) under ``folder``, without recursion or following links;
+    counting stops after ``most_files`` (then the budget is blown anyway)."""
+    used, count, todo = 0, 0, [os.fspath(folder)]
+    while todo and count <= most_files:
+        try:
+            with os.scandir(todo.pop()) as entries:
+                for entry in entries:
+                    count += 1
+                    info = entry.stat(follow_symlinks=False)
+                    used += info.st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+        except OSError:
+            continue
+    return used, count
+
+
+@dataclass
+class Sandbox:
+    """Where one submission's kernels run: the job folder, the uid, the memory group, the isolation."""
+
+    job: Path
+    uid: Optional[int]
+    use_bwrap: bool
+    group: Optional[MemoryGroup] = None
+    sized: bool = False                 # the job folder is a sized RAM disk (else measured per cell)
+    description: str = ""               # the isolation line the TA sees
+
+    def processes(self) -> set:
+        return processes_of(self.uid) | (self.group.pids() if self.group else set())
+
+
+@contextlib.contextmanager
+def open_sandbox(limits: Limits, use_bwrap: bool, chosen: bool = False,
+                 parent: Optional[Path] = None) -> Iterator[Sandbox]:
+    """A sandbox for one submission; afterwards none of its processes, files or groups is left."""
+    with job_folder(limits, parent) as (job, sized):
+        with claim_uid() if use_bwrap else contextlib.nullcontext() as uid:
+            group = MemoryGroup.create(limits.memory_mb)
+            try:
+                make_job(job, uid)
+                box = Sandbox(job, uid, use_bwrap, group, sized)
+                box.description = f"{describe(uid, use_bwrap, chosen)}; {budgets(limits, group, sized)}"
+                yield box
+            finally:
+                if group is not None:
+                    group.close()
+
+
+def budgets(limits: Limits, group: Optional[MemoryGroup], sized: bool) -> str:
+    """The memory and disk budgets as enforced here, for the isolation line."""
+    memory = (f"memory {limits.memory_mb} MB for all its processes together (cgroup v{group.version})"
+              if group else f"memory {limits.memory_mb} MB of address space per process (no cgroup can be "
+                            "created here, so its processes together may use more)")
+    disk = f"job folder {limits.disk_mb} MB and {limits.files:,} files ({'RAM disk' if sized else 'measured after each cell'})"
+    return f"{memory}; {disk}"
 
 
 def make_job(root: Path, uid: Optional[int]) -> Path:
@@ -315,6 +502,30 @@ def claim_uid() -> Iterator[Optional[int]]:
     raise RuntimeError(f"all {UID_RANGE} sandbox uids from {SANDBOX_UID_BASE} are in use")
 
 
+def kernel_of(pids: set) -> set:
+    """The kernel among ``pids`` (the first started Python whose command runs ipykernel) and its
+    launchers among them (the memory group also holds bubblewrap's processes): what per-cell reaping
+    keeps. A process the kernel forked, even before any cell ran, is not kept."""
+    info = {}
+    for pid in pids:
+        try:
+            stat_line = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat_line[stat_line.rindex(")") + 2:].split()
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            is_kernel = os.path.basename(argv[0]).startswith(b"python") and any(b"ipykernel" in a for a in argv)
+            info[pid] = (int(fields[1]), int(fields[19]), is_kernel)
+        except (OSError, ValueError, IndexError):
+            continue
+    kernels = [pid for pid, (_, _, is_kernel) in info.items() if is_kernel]
+    if not kernels:
+        return set()
+    keep, pid = set(), min(kernels, key=lambda p: info[p][1])
+    while pid in info and pid not in keep:
+        keep.add(pid)
+        pid = info[pid][0]
+    return keep
+
+
 def processes_of(uid: Optional[int]) -> set:
     """Pids (outside view) of the processes running as ``uid``."""
     if uid is None:
@@ -330,26 +541,26 @@ def processes_of(uid: Optional[int]) -> set:
     return found
 
 
-def drain(uid: Optional[int], timeout: float = 10.0) -> bool:
-    """Kill every process of ``uid`` and wait until none is left (True), at most ``timeout`` s.
+def drain(uid: Optional[int], timeout: float = 10.0, group: Optional[MemoryGroup] = None) -> bool:
+    """Kill every process of ``uid`` (and of ``group``) and wait until none is left (True), at most ``timeout`` s.
 
     Killing is asynchronous: a fork bomb's hundreds of children outlive their kernel's stop for a
     moment, and while they do they count against the next kernel's process limit (it then dies
     at start, "Resource temporarily unavailable")."""
     deadline = time.monotonic() + timeout
-    while processes_of(uid):
+    while processes_of(uid) or (group and group.pids()):
         if time.monotonic() > deadline:
             return False
-        reap(uid, keep=set())
+        reap(uid, keep=set(), group=group)
         time.sleep(0.02)
     return True
 
 
-def reap(uid: Optional[int], keep: set) -> int:
-    """Kill the processes of ``uid`` other than ``keep`` (the kernel): a fork bomb's children
-    outlive the cell that started them. Returns how many were killed."""
+def reap(uid: Optional[int], keep: set, group: Optional[MemoryGroup] = None) -> int:
+    """Kill the processes of ``uid`` (and of ``group``) other than ``keep`` (the kernel): a fork
+    bomb's children outlive the cell that started them. Returns how many were killed."""
     killed = 0
-    for pid in processes_of(uid) - keep:
+    for pid in (processes_of(uid) | (group.pids() if group else set())) - keep:
         try:
             os.kill(pid, 9)
             killed += 1
@@ -378,7 +589,31 @@ def exec_main(argv: List[str]) -> None:
         _limit(resource.RLIMIT_NPROC, limits.processes)
     else:  # the grader's own uid: allow what it already runs, plus the sandbox's share
         _limit(resource.RLIMIT_NPROC, _tasks_of(os.getuid()) + limits.processes)
+    _fresh_keyrings(own_uid=uid >= 0)
     os.execvp(command[0], command)
+
+
+# keyctl(2) and its operations; the syscall's number differs by architecture.
+KEYCTL = {"x86_64": 250, "aarch64": 219, "arm64": 219}
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_CLEAR = 1, 7
+KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING = -4, -5
+
+
+def _fresh_keyrings(own_uid: bool) -> None:
+    """A new, empty session keyring for the kernel; with a sandbox uid of its own, that uid's user
+    keyrings emptied too (they outlive processes: a key the last submission under this uid stored
+    must not be readable by the next). Nothing happens where the kernel has no keyrings."""
+    import ctypes
+    import platform
+
+    number = KEYCTL.get(platform.machine())
+    if number is None:
+        return
+    call = _libc().syscall
+    call(number, KEYCTL_JOIN_SESSION_KEYRING, None)
+    if own_uid:
+        for ring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+            call(number, KEYCTL_CLEAR, ctypes.c_int(ring))
 
 
 def _limit(kind: int, value: int) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from autograder import sandbox
 from autograder.runner import KernelStartError, run_notebook
-from autograder.sandbox import Limits, bubblewrap, claim_uid, describe, make_job, processes_of, remove_tree
+from autograder.sandbox import (Limits, bubblewrap, claim_uid, describe, kernel_of, make_job, open_sandbox, processes_of,
+                                remove_tree)
 
 needs_bwrap = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap missing or not usable here "
                                  "(apt-get install bubblewrap; .ci/run installs it)")
@@ -20,17 +22,15 @@ needs_bwrap = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap missin
 def run(cells, tmp_path, use_bwrap=True, **limits):
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    job = tmp_path / "job"
-    job.mkdir()
-    os.chmod(job, 0o755)
     use_bwrap = use_bwrap and bubblewrap() is not None
-    with claim_uid() if use_bwrap else contextlib.nullcontext() as uid:
-        make_job(job, uid)
-        execution = run_notebook(nb, job, Limits(**{"cell_seconds": 10, "notebook_seconds": 60, **limits}),
-                                 uid=uid, use_bwrap=use_bwrap)
-        execution.leftover = processes_of(uid)     # what still runs under the sandbox uid
+    limits = Limits(**{"cell_seconds": 10, "notebook_seconds": 60, **limits})
+    with open_sandbox(limits, use_bwrap, parent=tmp_path) as box:
+        execution = run_notebook(nb, box, limits)
+        execution.leftover = box.processes()       # what still runs after the notebook is done
+        execution.left = sorted(str(p.relative_to(box.job)) for p in box.job.rglob("*"))
+        execution.sandbox = box.description
     statuses = [execution.cells[i].status for i in range(len(cells))]
-    return nb, execution, statuses, uid
+    return nb, execution, statuses, box.uid
 
 
 def text(cell) -> str:
@@ -203,20 +203,18 @@ def test_a_kernel_that_never_starts_is_the_graders_error_with_a_reason(tmp_path)
     what to do, the job folder emptied, rather than a bare RuntimeError?"""
     with pytest.raises(KernelStartError, match="did not start .*rerun autograde"):
         run(["print(1)"], tmp_path, memory_mb=1)
-    assert [p.name for p in (tmp_path / "job").rglob("*")] == ["work"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_nothing_the_student_wrote_is_left_in_the_job(tmp_path):
     """After the run, are 3,000-deep folder chains left in the working folder and home gone, the emitted
-    outputs kept, and the job folder removable by shutil.rmtree?"""
+    outputs kept until scoring, and then the job folder gone?"""
     deep = ("import os\nwork = os.getcwd()\nfor base in (work, os.path.expanduser('~')):\n    os.chdir(base)\n"
             "    for _ in range(3000):\n        os.mkdir('d')\n        os.chdir('d')\nos.chdir(work)\n"
             "open(os.environ['SEQLAB_EMIT_FILE'], 'a').write('{}\\n')\nprint('deep')")
     nb, ex, statuses, _ = run([deep], tmp_path)
     assert statuses == ["ok"] and text(nb.cells[0]) == "deep\n"
-    job = tmp_path / "job"
-    assert sorted(str(p.relative_to(job)) for p in job.rglob("*")) == ["work", "work/.seqlab-emitted.jsonl"]
-    shutil.rmtree(job)
+    assert ex.left == ["work", "work/.seqlab-emitted.jsonl"] and list(tmp_path.iterdir()) == []
 
 
 def test_remove_tree_takes_deep_chains_links_and_locked_folders(tmp_path):
@@ -247,3 +245,77 @@ def test_remove_tree_takes_deep_chains_links_and_locked_folders(tmp_path):
     link.symlink_to(outside)
     remove_tree(link)
     assert not link.is_symlink() and (outside / "keep.txt").exists()
+
+
+needs_root = pytest.mark.skipif(os.getuid() != 0, reason="per-sandbox uids, cgroups and RAM disks need root")
+
+
+@pytest.mark.parametrize("ram_disk", [True, False], ids=["ram disk", "measured"])
+def test_the_job_folder_has_a_size_and_file_budget(tmp_path, monkeypatch, ram_disk):
+    """Do files past the job folder's budget fail to be written (RAM disk: "No space left on device"), or
+    where the folder is measured, cost that cell only: files removed, kernel restarted, later cells run?"""
+    if not ram_disk:
+        monkeypatch.setattr(sandbox, "_mount", lambda folder, options: False)
+    elif os.getuid() != 0:
+        pytest.skip("a RAM disk needs root")
+    fill = ("import os\nn = 0\ntry:\n    for i in range(3000):\n        open(f'f{i}', 'w').close(); n += 1\n"
+            "except OSError as err:\n    print('stopped', err.errno)\nprint(n < 3000)")
+    nb, ex, statuses, _ = run(["x = 41", fill, "print(x + 1)"], tmp_path, files=1000)
+    if ram_disk:
+        assert statuses == ["ok", "ok", "ok"] and text(nb.cells[1]) == "stopped 28\nTrue\n"
+        assert "job folder 1024 MB and 1,000 files (RAM disk)" in ex.sandbox
+    else:
+        assert statuses == ["ok", "died", "ok"] and "past its budget" in ex.cells[1].error
+        assert "(measured after each cell)" in ex.sandbox
+    assert text(nb.cells[2]) == "42\n" and list(tmp_path.iterdir()) == []
+
+
+# Forks three processes that each fill 500 MB, then reports how each ended.
+THREE_HOGS = ("import os, time\npids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
+              "        b = bytearray(500 * 2**20)\n        for i in range(0, len(b), 4096):\n            b[i] = 1\n"
+              "        time.sleep(3)\n        os._exit(0)\n    pids.append(pid)\n"
+              "print(sorted(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids))")
+
+
+@needs_bwrap
+@needs_root
+def test_memory_is_limited_for_all_the_sandboxes_processes_together(tmp_path):
+    """Under a 1,200 MB budget, can three processes of 500 MB each all live? Where a cgroup can be
+    made, one of them is killed (exit -9) or the kernel dies; the isolation line says which limit held."""
+    nb, ex, statuses, _ = run([THREE_HOGS, "print('after')"], tmp_path, memory_mb=1200, cell_seconds=60)
+    if "together (cgroup" not in ex.sandbox:
+        pytest.skip(f"no memory cgroup can be created here: {ex.sandbox}")
+    assert "memory 1200 MB for all its processes together" in ex.sandbox
+    assert statuses[0] == "died" or "-9" in text(nb.cells[0]), text(nb.cells[0])
+    assert statuses[1] == "ok" and ex.leftover == set()
+
+
+DAEMON = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+          "        time.sleep(600)\n    os._exit(0)\ntime.sleep(0.5)\nprint('started')")
+
+
+@needs_bwrap
+@needs_root
+def test_a_daemon_never_outlives_its_cell(tmp_path):
+    """Is a double-forked daemon (its own session, parent gone) killed after its cell, the kernel kept?"""
+    count = ("import os\nprint(sum(1 for p in os.listdir('/proc') if p.isdigit() and os.stat('/proc/' + p).st_uid == "
+             "os.getuid() and open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z'))")  # zombies are gone
+    nb, ex, statuses, _ = run([DAEMON, count], tmp_path)
+    assert statuses == ["ok", "ok"] and text(nb.cells[1]) == "1\n" and ex.leftover == set()
+
+
+STORE_KEY = ("import ctypes\nlibc = ctypes.CDLL(None)\n"
+             "print(libc.syscall(248, b'user', b'seqlab-secret', b'hello', 5, ctypes.c_int(-4)) > 0)")
+READ_KEYS = "print('seqlab-secret' in open('/proc/keys').read())"
+
+
+@needs_bwrap
+@needs_root
+def test_each_sandbox_gets_fresh_keyrings(tmp_path):
+    """Can a key one submission stored in its uid's user keyring be seen by the next sandbox of that uid?"""
+    if not os.path.exists("/proc/keys") or os.uname().machine != "x86_64":
+        pytest.skip("no kernel keyrings here")
+    nb, ex, statuses, uid = run([STORE_KEY, READ_KEYS], tmp_path)
+    assert text(nb.cells[0]) == "True\n" and text(nb.cells[1]) == "True\n"
+    nb, ex, statuses, again = run([READ_KEYS], tmp_path)
+    assert again == uid and text(nb.cells[0]) == "False\n"
