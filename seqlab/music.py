@@ -25,9 +25,12 @@ chords, accidentals, endings). The lab's ``GuardedModel`` masks a model's logits
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import re
+import signal
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from importlib import resources
@@ -43,6 +46,10 @@ COLLECTIONS = ("oneills1850", "ryansMammoth")
 # The longest ABC text rendered: the corpus's tunes are a few thousand characters; a generated
 # "tune" far longer never closed, and music21 would take minutes (and much memory) to parse it.
 MAX_ABC_CHARS = 20_000
+# Guards for what a student's model writes: music21 parses and writes any real tune in well under a
+# second, and no tune of the corpus plays for more than a few minutes.
+ABC_SECONDS = 30
+MAX_AUDIO_SECONDS = 600
 _HEADERS = ("T", "M", "L", "K")                         # the header fields a cleaned tune keeps
 _FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
 _MELODY_CHARS = set("ABCDEFGabcdefgzxZ0123456789/|:[]=^_,'-.<>( ")  # what a cleaned melody may hold
@@ -203,12 +210,34 @@ def parse_abc(abc: str, name: str = "tune"):
                           "(a sampled tune that never ended? extract the tunes first)")
     m21 = _music21()
     try:
-        score = m21.converter.parse(abc, format="abc")
+        with time_limit(ABC_SECONDS, f"{name}: music21 took more than {ABC_SECONDS} s to parse this ABC"):
+            score = m21.converter.parse(abc, format="abc")
+    except RenderError:
+        raise
     except Exception as err:  # noqa: BLE001  (music21 raises many kinds)
         raise RenderError(f"{name}: music21 could not parse the ABC: {type(err).__name__}: {err}") from err
     if not any(True for _ in score.recurse().notes):
         raise RenderError(f"{name}: the ABC parsed, but holds no notes")
     return score
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, message: str):
+    """Raise RenderError(message) if the block runs longer than ``seconds`` (a SIGALRM timer: only in
+    the main thread and where no other timer runs; elsewhere the block runs unguarded)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getitimer(signal.ITIMER_REAL)[0]:
+        yield
+        return
+
+    def stop(signum, frame):
+        raise RenderError(message + " (a degenerate tune? look at it as text first)")
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _unshare_measure_objects(score) -> int:
@@ -251,7 +280,10 @@ def _write_midi(abc: str, name: str) -> bytes:
     score = parse_abc(abc, name)
     _unshare_measure_objects(score)
     try:
-        return m21.midi.translate.music21ObjectToMidiFile(score).writestr()
+        with time_limit(ABC_SECONDS, f"{name}: music21 took more than {ABC_SECONDS} s to write this tune as MIDI"):
+            return m21.midi.translate.music21ObjectToMidiFile(score).writestr()
+    except RenderError:
+        raise
     except Exception as err:  # noqa: BLE001
         raise RenderError(f"{name}: parsed, but music21 could not write MIDI: {type(err).__name__}: {err}") from err
 
@@ -276,6 +308,9 @@ def midi_to_wave(midi: bytes, fs: int = 16000, peak: float = 0.8, name: str = "t
     pm = _pretty_midi(midi, name)
     if not any(inst.notes for inst in pm.instruments):
         raise RenderError(f"{name}: the MIDI holds no notes, so the audio would be silent")
+    if pm.get_end_time() > MAX_AUDIO_SECONDS:
+        raise RenderError(f"{name}: the tune plays for {pm.get_end_time():,.0f} s, more than the {MAX_AUDIO_SECONDS} s "
+                          "synthesised (a note held for hundreds of bars?)")
     wave = pm.synthesize(fs=fs)
     top = float(np.max(np.abs(wave))) if wave.size else 0.0
     if top == 0.0:

@@ -410,3 +410,28 @@ def test_an_endless_tune_is_refused_with_a_message_not_parsed():
     result = check_tune(endless, "endless")
     assert not result.ok and "more than the" in result.error and "never ended" in result.error
     assert not check_tune(None, "none").ok
+
+
+def test_a_tune_music21_is_slow_on_stops_at_the_time_limit(monkeypatch):
+    """Does a parse that would run for minutes stop after ABC_SECONDS with a message, and check_tune
+    record it instead of hanging?"""
+    import time
+    from seqlab import music
+    music21 = pytest.importorskip("music21")
+
+    def slow(*args, **kwargs):
+        time.sleep(60)
+    monkeypatch.setattr(music, "ABC_SECONDS", 0.5)
+    monkeypatch.setattr(music21.converter, "parse", slow)
+    start = time.monotonic()
+    result = music.check_tune("X:1\nL:1/8\nK:D\nABcd|", "slow")
+    assert time.monotonic() - start < 30
+    assert not result.ok and "took more than 0.5 s to parse" in result.error
+
+
+def test_a_tune_too_long_to_play_is_refused_before_synthesis():
+    """Is a tune whose notes last for hours refused by midi_to_wave with a message, not synthesised?"""
+    from seqlab.music import RenderError, abc_to_midi, midi_to_wave
+    midi = abc_to_midi("X:1\nT:held\nM:4/4\nL:1/1\nQ:1/4=20\nK:C\n" + "C8|" * 25, "held")   # 40 minutes
+    with pytest.raises(RenderError, match=r"held: the tune plays for .* s, more than the 600 s"):
+        midi_to_wave(midi, name="held")
