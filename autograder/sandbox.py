@@ -14,6 +14,12 @@ With bubblewrap (Debian package ``bubblewrap``) the kernel gets:
 Run as root, the grader gives each worker its own unprivileged uid inside the sandbox, so the
 process-count limit is per sandbox; otherwise bubblewrap runs unprivileged (user namespaces).
 
+Budgets hold for the whole sandbox where the system allows it (``open_sandbox``): a memory cgroup
+holds every process the kernel starts, limited together and all killed when the sandbox closes, and
+the job folder is a RAM disk sized to the disk budget; where neither can be made (not root), the
+runner measures the folder after each cell and the isolation line says that memory is limited per
+process only (``budgets``). Each kernel gets a new session keyring, and its uid's keyrings are emptied.
+
 Without bubblewrap only the limits apply, and ``describe`` says so.
 Limits (``resource.setrlimit`` in a small trampoline, ``python -I -m autograder.sandbox exec``,
 isolated so that no module the student left in the working folder can stand in for it while it
