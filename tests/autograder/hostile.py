@@ -264,8 +264,8 @@ def kinds() -> Tuple[Kind, ...]:
             "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nsignal.signal(signal.SIGTERM, "
             "signal.SIG_IGN)\ndef add(a, b):\n    while True:\n        try:\n            time.sleep(0.1)\n"
             "        except BaseException:\n            pass"), add="timeout", score=1),
-        K("sleep_past_notebook", "cells of 4 s sleeps, each under the cell limit, past the notebook's",
-          plus("test_add", *["import time\ntime.sleep(4)"] * 18), scale="not_run", score=2),
+        K("sleep_past_notebook", "cells of 9 s sleeps, each under the cell limit, past the notebook's",
+          plus("test_add", *["import time\ntime.sleep(9)"] * 18), scale="not_run", score=2),
         K("memory_bomb", "add grows a list of 100 MB buffers until the address-space limit", answers(
             "import numpy as np\ndef add(a, b):\n    hog = []\n    while True:\n"
             "        hog.append(np.empty(100_000_000, dtype=np.uint8))"), add="memory", score=1),
@@ -380,8 +380,8 @@ def kinds() -> Tuple[Kind, ...]:
           add="forbidden", score=1, shows=(HIDDEN_LINE,)),
         # floods
         K("huge_output", "prints 100 MB", plus("add", "print('x' * 100_000_000)"), shows=("[output cut",)),
-        K("display_flood", "a cell with 10,000 display outputs",
-          plus("add", "from IPython.display import display\nfor i in range(10_000):\n    display(i)")),
+        K("display_flood", "a cell with 10,000 display outputs of 300 characters",
+          plus("add", "from IPython.display import display\nfor i in range(10_000):\n    display('x' * 300)")),
         K("printing_thread", "a thread printing to stdout and stderr forever", answers(
             "import sys, threading, time\ndef spam():\n    while True:\n        print('spam')\n"
             "        print('spam', file=sys.stderr)\n        time.sleep(0.001)\n"

@@ -44,7 +44,9 @@ pytestmark = pytest.mark.skipif(bubblewrap() is None or os.getuid() != 0,
 
 # Sized for a 2-core machine at load 8: an honest cell (importing torch, say) never nears the cell
 # limit, and the runaway kinds still reach theirs.
-LIMITS = Limits(cell_seconds=15, notebook_seconds=60, memory_mb=2048)
+# Sized for a busy 2-core machine (load 8): an honest cell that imports torch must finish well inside
+# them; the kinds that run into them on purpose pay these seconds, so they are not larger.
+LIMITS = Limits(cell_seconds=40, notebook_seconds=150, memory_mb=2048)
 CORPUS = kinds()
 # Graded after the others, on one worker: the fork bomb's spinning children would starve a kernel
 # running beside them (see the report), and its uid's next kernel is the one to watch.
@@ -313,7 +315,7 @@ def test_display_flood_is_capped(corpus):
     """Is a cell of 10,000 display outputs kept within the per-cell output cap, with a notice?"""
     flood = max(code_cells(corpus.course, "display_flood"), key=lambda c: len(c.outputs))
     assert len(json.dumps(flood.outputs)) < 1.1 * LIMITS.output_kb * 1024
-    assert "output cut" in json.dumps(flood.outputs[-1])
+    assert "output cut" in json.dumps(flood.outputs)    # reached within the first thousand displays
 
 
 def test_planted_links_cannot_make_the_grader_write_outside(corpus):

@@ -23,7 +23,7 @@ def run(cells, tmp_path, use_bwrap=True, **limits):
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     use_bwrap = use_bwrap and bubblewrap() is not None
-    limits = Limits(**{"cell_seconds": 10, "notebook_seconds": 60, **limits})
+    limits = Limits(**{"cell_seconds": 30, "notebook_seconds": 120, **limits})   # ample on a busy machine
     with open_sandbox(limits, use_bwrap, parent=tmp_path) as box:
         execution = run_notebook(nb, box, limits)
         execution.leftover = box.processes()       # what still runs after the notebook is done
