@@ -57,7 +57,7 @@ def test_broken_or_runaway_notebook_does_not_stop_the_others(tiny_repo, tmp_path
     recorded = store.read_bytes()
     # limits sized for a 2-core machine at load 8: the runaway loop still times out, honest cells never
     results = pipeline.autograde(course, TINY_LAB, collect(inbox, course, TINY_LAB).collected, workers=2,
-                                 limits=Limits(cell_seconds=90, notebook_seconds=600), progress=False)
+                                 limits=Limits(cell_seconds=45, notebook_seconds=600), progress=False)
     problems = {r.student: r.problem for r in results if r.problem}
     assert list(problems) == ["broken"] and "not a notebook" in problems["broken"]
     table = grade.score_table(course, TINY_LAB, problems)
