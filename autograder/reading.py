@@ -208,12 +208,9 @@ def _with_attachments(cell: NotebookNode, attachments: Any, budget: list) -> Non
     """Give a markdown cell its valid pasted images; rewrite its references to any other attachment and
     note their names in ``metadata.autograder.missing_attachments`` (for the repair notes)."""
     kept: Dict[str, Dict[str, str]] = {}
-    for name, bundle in (attachments.items() if isinstance(attachments, dict) else ()):
-        images = {mime: base64_text(value) for mime, value in (bundle.items() if isinstance(bundle, dict) else ())
-                  if mime in IMAGE_TYPES}
-        images = {mime: value for mime, value in images.items() if value and len(value) <= ATTACHMENT_CHARS}
+    for name, images in image_attachments(attachments, ATTACHMENT_CHARS).items():
         size = sum(map(len, images.values()))
-        if images and size <= budget[0]:
+        if size <= budget[0]:
             budget[0] -= size
             kept[name] = images
     if kept:
@@ -223,6 +220,19 @@ def _with_attachments(cell: NotebookNode, attachments: Any, budget: list) -> Non
         missing = sorted(set(re.findall(r"attachment:([^\s)\]>\"']+)", cell.source)) - set(kept))
         cell.metadata.setdefault("autograder", {})["missing_attachments"] = missing or ["?"]
         cell.source = safe
+
+
+def image_attachments(attachments: Any, most_chars: Optional[int] = None) -> Dict[str, Dict[str, str]]:
+    """Each attachment's images (IMAGE_TYPES) that are base64 of at most ``most_chars``; attachments
+    left with none are dropped."""
+    kept = {}
+    for name, bundle in (attachments.items() if isinstance(attachments, Mapping) else ()):
+        images = {mime: base64_text(value) for mime, value in (bundle.items() if isinstance(bundle, Mapping) else ())
+                  if mime in IMAGE_TYPES}
+        images = {mime: v for mime, v in images.items() if v and (most_chars is None or len(v) <= most_chars)}
+        if images:
+            kept[str(name)] = images
+    return kept
 
 
 def base64_text(value: Any) -> Optional[str]:

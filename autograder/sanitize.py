@@ -38,7 +38,7 @@ import nh3
 from nbconvert.filters.markdown_mistune import MarkdownWithMath  # the parser nbconvert renders with
 from nbformat import NotebookNode
 
-from .reading import IMAGE_TYPES, base64_text as _base64
+from .reading import IMAGE_TYPES, base64_text as _base64, image_attachments
 
 IMAGES = frozenset(IMAGE_TYPES)
 # What an output may keep: inert as it is, or (HTML, Markdown) once cleaned; images only as base64.
@@ -76,7 +76,7 @@ def sanitize_notebook(nb: Mapping[str, Any]) -> NotebookNode:
     for cell in nb.get("cells", []):
         cell.setdefault("metadata", nbformat.NotebookNode()).pop("trusted", None)
         if "attachments" in cell:
-            cell.attachments = _clean_attachments(cell.attachments)
+            cell.attachments = image_attachments(cell.attachments)
             if not cell.attachments:
                 del cell["attachments"]
         if cell.get("cell_type") == "markdown":
@@ -154,18 +154,6 @@ def _url_ok(url: str, image: bool, attachments: Optional[Mapping[str, Any]]) -> 
         return url[len("attachment:"):] in (attachments or {})
     tag, attribute = ("img", "src") if image else ("a", "href")
     return f" {attribute}=" in clean_html(f'<{tag} {attribute}="{html.escape(url, quote=True)}">')
-
-
-def _clean_attachments(attachments: Any) -> dict:
-    """Each attachment with its base64 images only; attachments left empty are dropped."""
-    kept = {}
-    for name, bundle in (attachments.items() if isinstance(attachments, Mapping) else ()):
-        images = {mime: _base64(value) for mime, value in (bundle.items() if isinstance(bundle, Mapping) else ())
-                  if mime in IMAGES}
-        images = {mime: value for mime, value in images.items() if value}
-        if images:
-            kept[str(name)] = images
-    return kept
 
 
 def _clean_output(output: Mapping[str, Any]) -> Optional[NotebookNode]:
