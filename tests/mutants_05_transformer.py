@@ -440,3 +440,27 @@ class EncoderBlock(nn.Module):
     M("DecoderBlock", "nn.TransformerDecoderLayer imported by name, weights copied in (right numbers, forbidden)", True,
       DecoderBlock=DEC_BY_TORCH),
 ]
+
+# ---------------------------------------------------------------- issue 17: dtypes, shapes, configurations, invariants
+MUTANTS += [
+    # dtypes: a buffer made with torch's defaults (float32) holds the result, whatever the inputs' dtype
+    M(S, "weights copied into a torch.zeros buffer (float32 whatever the inputs)", True, **{S: _sub(SDPA,
+      "    return w @ v, w\n", "    buf = torch.zeros(w.shape)\n    buf[...] = w\n    return w @ v, buf\n")}),
+    M("MultiHeadAttention", "a loop over heads, weights gathered in a torch.zeros buffer (float32 whatever the model)", True,
+      MultiHeadAttention=_sub(MHA, "        o, w = scaled_dot_product_attention(q, k, v, m, causal)\n",
+      "        o = torch.empty_like(q)\n        w = torch.zeros(N, self.h, T_q, T_k)\n        for i in range(self.h):\n"
+      "            mi = None if m is None else m[:, 0]\n"
+      "            o[:, i], w[:, i] = scaled_dot_product_attention(q[:, i], k[:, i], v[:, i], mi, causal)\n")),
+    # shapes and configurations the visible tests did not use
+    M(S, "causal mask aligned bottom-right (T_q != T_k)", True, **{S: _sub(SDPA, "torch.tril(keep)", "torch.tril(keep, T_k - T_q)")}),
+    M("MultiHeadAttention", "mask reshaped to (N, 1, 1, T_k): a (N, T_q, T_k) mask breaks", True, MultiHeadAttention=_sub(MHA,
+      "m = None if mask is None else mask[:, None]", "m = None if mask is None else mask.reshape(N, 1, 1, T_k)")),
+    M("EncoderBlock", "causal ignored when there is no padding mask (the GPT configuration)", True,
+      EncoderBlock=_sub(ENC, "x = x + self.attn(a, a, a, m, causal)[0]",
+                        "x = x + (self.attn(a, a, a)[0] if m is None else self.attn(a, a, a, m, causal)[0])")),
+    M("DecoderBlock", "source mask squeezed (breaks when T_src = 1)", True, DecoderBlock=_sub(DEC,
+      "sm = None if src_mask is None else src_mask[:, None, :]", "sm = None if src_mask is None else src_mask.squeeze(-1)[:, None, :]")),
+    # invariants: the caller's tensors are left alone
+    M("EncoderBlock", "the input x updated in place (x += ...)", True, EncoderBlock=_sub(ENC,
+      "x = x + self.attn(a, a, a, m, causal)[0]", "x += self.attn(a, a, a, m, causal)[0]")),
+]
