@@ -690,3 +690,51 @@ def spearman(x, y):
     return float(rx @ ry / np.sqrt((rx @ rx) * (ry @ ry)))
 """),
 ]
+
+# ---------------------------------------------------------------- issue 17: contracts (tests/contracts/03_word_embeddings.md)
+# Bugs that kept full points before the contract cases: dtypes, shapes the tests did not use,
+# invariants the markdown states (the query is never its own neighbour, a, b and c are never an
+# answer, no scipy in Spearman). And correct code that the tie-tolerant checks must leave alone.
+SGNS_SQUEEZED = SGNS.format(body="""neg = np.squeeze(u_neg @ v_c[:, :, None])          # (N, K), but (N,) when K = 1
+    loss = (np.logaddexp(0, -pos).sum() + np.logaddexp(0, neg).sum()) / N
+    gp, gn = (sig(pos) - 1) / N, sig(neg) / N
+    return loss, gp[:, None] * u_o + (gn[..., None] * u_neg).sum(1), gp[:, None] * v_c, gn[..., None] * v_c[:, None]""")
+
+MUTANTS += [
+    # dtype: float64 is the contract
+    M("build_vocab", "keep_prob in float32", True, build_vocab=vocab(
+        keep="np.array([min(1.0, np.sqrt(t / x) + t / x) for x in f], dtype=np.float32)")),
+    M("negative_sampling_distribution", "probabilities in float32", True,
+      negative_sampling_distribution=NEG.format(body="w = c.astype(np.float32) ** power\n    return w / w.sum()")),
+    M("cooccurrence_matrix", "counts in a float32 matrix", True,
+      cooccurrence_matrix=cooc().replace("np.zeros((V, V))", "np.zeros((V, V), dtype=np.float32)")),
+    M("negative_sampling_distribution", "float32 counts in, float64 out", False,
+      negative_sampling_distribution=NEG.format(body="w = np.power(c, power, dtype=np.float64)\n    return w / w.sum()")),
+    # shapes: N > 1 with K = 1
+    M("sgns_loss_and_grads", "squeezed (N, K) scores: wrong when K = 1 and N > 1", True, sgns_loss_and_grads=SGNS_SQUEEZED),
+    # invariants
+    M("nearest_neighbours", "drops the first sorted column instead of excluding the query", True,
+      nearest_neighbours=nn(excl="pass", order="np.argsort(-sims, axis=1)[:, 1:k + 1]")),
+    M("nearest_neighbours", "excludes every query word from every row", True,
+      nearest_neighbours=nn(excl="sims[:, query] = -np.inf")),
+    M("nearest_neighbours", "ties in reverse index order (an ascending argsort, reversed)", False,
+      nearest_neighbours=nn(excl="sims[np.arange(len(query)), query] = -np.inf",
+                            order="np.argsort(sims, axis=1, kind='stable')[:, ::-1][:, :k]")),
+    M("analogy", "excludes b and c but not a", True, analogy=analogy(excl="(b, c)")),
+    M("analogy", "excludes a and c but not b", True, analogy=analogy(excl="(a, c)")),
+    M("spearman", "scipy.stats under another name", True, spearman="""
+import scipy.stats as st
+
+
+def spearman(x, y):
+    return float(st.spearmanr(x, y)[0])
+"""),
+    M("spearman", "spearmanr through the stats module bound in another cell", True, spearman="""
+stats = scipy.stats
+
+
+def spearman(x, y):
+    rank = getattr(stats, 'rank' + 'data')
+    return float(np.corrcoef(rank(x), rank(y))[0, 1])
+"""),
+]
