@@ -551,3 +551,51 @@ def gumbel_argmax(logits, rng):
     M("sample", "probabilities in float32", False, sample=_sample(probs=
         "s = (scores / temperature).astype(np.float32)\n        p = np.exp(s - s.max()); p /= p.sum()")),
 ]
+
+# ---------------------------------------------------------------- the escape families of issue 17
+# dtype: float64 inputs need a float64 result; float32 inputs may give float32.
+# invariants: no input array is modified in place. shapes: N > 1 with T = 1, and N = 1 with T > 1.
+MUTANTS += [
+    M("rnn_step_forward", "computed in float32", True, rnn_step_forward=STEP_FWD.replace(
+        "np.tanh(x @ Wx + prev_h @ Wh + b)", "np.tanh((x @ Wx + prev_h @ Wh + b).astype(np.float32))")),
+    M("rnn_step_forward", "computed in the inputs' dtype, stated explicitly", False, rnn_step_forward="""
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    a = np.add(x @ Wx, prev_h @ Wh, dtype=np.result_type(x, prev_h, Wx, Wh, b)) + b
+    next_h = np.tanh(a)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+"""),
+    M("rnn_step_backward", "dnext_h scaled in place", True, rnn_step_forward=STEP_FWD,
+      rnn_step_backward=STEP_BWD.replace("da = dnext_h * (1 - next_h ** 2)",
+                                         "dnext_h *= 1 - next_h ** 2\n    da = dnext_h")),
+    M("rnn_forward", "hidden states stored in a float32 array", True, rnn_forward=SEQ_FWD.replace(
+        "h = np.zeros((N, T, h0.shape[1]))", "h = np.zeros((N, T, h0.shape[1]), dtype=np.float32)")),
+    M("rnn_forward", "the state written into h0 in place", True, rnn_forward=SEQ_FWD.replace(
+        "prev = np.tanh(", "prev[...] = np.tanh(").replace("caches, prev = [], h0", "prev = h0")),
+    M("rnn_forward", "the state written into a copy of h0", False, rnn_forward=SEQ_FWD.replace(
+        "prev = np.tanh(", "prev[...] = np.tanh(").replace("caches, prev = [], h0", "prev = h0.copy()").replace(
+        "h = np.zeros((N, T, h0.shape[1]))", "h = np.empty((N, T, h0.shape[1]), dtype=np.result_type(x, h0))"),
+      rnn_backward="def rnn_backward(dh, cache):\n    x, h0, Wx, Wh, h = cache\n" + SEQ_BWD_OK),
+    M("rnn_backward", "gradient sums kept in float32", True, **{"rnn_backward": _seq_bwd(
+        SEQ_BWD_OK.replace("np.zeros(Wh.shape[0])", "np.zeros(Wh.shape[0], dtype=np.float32)"))}),
+    M("rnn_backward", "dh accumulated in place", True, **{"rnn_backward": _seq_bwd(
+        SEQ_BWD_OK.replace("da = (dh[:, t] + dnext) * (1 - h[:, t] ** 2)",
+                           "dh[:, t] += dnext\n        da = dh[:, t] * (1 - h[:, t] ** 2)"))}),
+    M("temporal_affine_forward", "output cast to float32", True,
+      temporal_affine_forward=AFF_FWD.replace("out = x @ w + b", "out = (x @ w + b).astype(np.float32)")),
+    M("temporal_softmax_loss", "scores shifted in place", True, temporal_softmax_loss=SOFTMAX_OK.replace(
+        "    flat = scores.reshape(N * T, V)\n",
+        "    scores -= scores.max(axis=2, keepdims=True)\n    flat = scores.reshape(N * T, V)\n")),
+    M("temporal_softmax_loss", "mask squeezed in the loss", True, temporal_softmax_loss="""
+def temporal_softmax_loss(scores, y, mask):
+    s = scores - scores.max(axis=2, keepdims=True)
+    log_p = s - np.log(np.exp(s).sum(axis=2, keepdims=True))
+    picked = np.take_along_axis(log_p, y[..., None], axis=2)[..., 0]
+    m = np.squeeze(mask)
+    loss = -(picked * m).sum() / m.sum()
+    d = np.exp(log_p)
+    np.put_along_axis(d, y[..., None], np.take_along_axis(d, y[..., None], axis=2) - 1, axis=2)
+    return loss, d * (mask / mask.sum())[..., None]
+"""),
+    M("temporal_softmax_loss", "loss in the scores' dtype", False, temporal_softmax_loss=SOFTMAX_OK.replace(
+        "return loss, d.reshape(N, T, V)", "return scores.dtype.type(loss), d.reshape(N, T, V)")),
+]
