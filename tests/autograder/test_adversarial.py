@@ -208,6 +208,9 @@ def grade_corpus(root: Path) -> SimpleNamespace:
             forced = snapshot(course)
             after = hashes(*guarded)
             outside_after = folder_state(world.escape.parent)
+            # nothing of the job folders either: no RAM disk still mounted, no folder left
+            leftover += [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(jobs) in line]
+            leftover += [str(p) for p in jobs.glob("sg-*")]
         created = [t for t in world.targets if t.exists()]
         for target in created:   # never leave a file behind in the repository or home
             target.unlink()
@@ -367,6 +370,7 @@ def test_forced_regrade_gives_the_same_scores(corpus):
 
 
 def test_no_sandbox_process_is_left(corpus):
-    """After autograde returns, is no process of this run left: none under the uids its sandboxes had
-    (kernels, fork-bomb children), none carrying its environment (workers, bubblewrap)?"""
+    """After autograde returns, is nothing of this run left: no process under the uids its sandboxes
+    had (kernels, fork-bomb children), none carrying its environment (workers, bubblewrap), no job
+    folder and no RAM disk mounted under them?"""
     assert corpus.leftover == []
