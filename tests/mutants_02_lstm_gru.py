@@ -576,3 +576,58 @@ def lstm_cell(a, c):
 ''' + LSTM_MODULE_STEP.replace(
         "STEP", "h, c = lstm_cell(F.linear(x[:, t], self.ih.weight, self.ih.bias) + self.hh(h), c)")),
 ]
+
+# ---------------------------------------------------------------- the escape families of issue 17
+# dtype: float64 inputs need a float64 result; float32 inputs may give float32; the module follows
+# its input's dtype and device. invariants: no input array is modified in place.
+# shapes: N > 1 with T = 1, and N = 1 with T > 1.
+MUTANTS += [
+    M("lstm_step_forward", "computed in float32", True, lstm_step_forward=LSTM_STEP_FWD.replace(
+        "a = x @ Wx + prev_h @ Wh + b", "a = (x @ Wx + prev_h @ Wh + b).astype(np.float32)")),
+    M("lstm_step_backward", "dnext_c updated in place", True, lstm_step_forward=LSTM_STEP_FWD,
+      lstm_step_backward=LSTM_STEP_BWD.replace("dc = dnext_c + dnext_h * o * (1 - tc ** 2)",
+                                               "dnext_c += dnext_h * o * (1 - tc ** 2)\n    dc = dnext_c")),
+    M("lstm_forward", "hidden states stored in a float32 array", True, lstm_forward=LSTM_SEQ_FWD.replace(
+        "return np.stack(hs, 1),", "return np.stack(hs, 1).astype(np.float32),")),
+    M("lstm_forward", "the state written into h0 in place", True, lstm_step_forward=LSTM_STEP_FWD,
+      lstm_step_backward=LSTM_STEP_BWD, lstm_forward="""
+def lstm_forward(x, h0, Wx, Wh, b):
+    N, T, D = x.shape
+    h, c, caches = h0, np.zeros_like(h0), []
+    out = np.zeros((N, T, h0.shape[1]))
+    for t in range(T):
+        h[...], c, cache = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+        out[:, t] = h
+        caches.append(cache)
+    return out, caches
+"""),
+    M("lstm_forward", "states kept in the inputs' dtype, time-major buffer", False, lstm_step_forward=LSTM_STEP_FWD,
+      lstm_step_backward=LSTM_STEP_BWD, lstm_forward="""
+def lstm_forward(x, h0, Wx, Wh, b):
+    N, T, D = x.shape
+    out = np.empty((T, N, h0.shape[1]), dtype=np.result_type(x, h0, Wx, Wh, b))
+    h, c, caches = h0, np.zeros(h0.shape, dtype=out.dtype), []
+    for t in range(T):
+        h, c, cache = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+        out[t] = h
+        caches.append(cache)
+    return out.transpose(1, 0, 2), caches
+"""),
+    M("lstm_backward", "gradient sums kept in float32", True, lstm_forward=LSTM_SEQ_FWD,
+      lstm_backward=LSTM_SEQ_BWD_OK.replace("np.zeros(4 * H)", "np.zeros(4 * H, dtype=np.float32)")),
+    M("lstm_backward", "dh accumulated in place", True, lstm_forward=LSTM_SEQ_FWD,
+      lstm_backward=LSTM_SEQ_BWD_OK.replace("dht = dh[:, t] + dh_next", "dh[:, t] += dh_next\n        dht = dh[:, t]")),
+    M("gru_step_forward", "computed in float32", True, gru_step_forward=GRU_STEP_FWD.replace(
+        "next_h = (1 - z) * n + z * prev_h", "next_h = ((1 - z) * n + z * prev_h).astype(np.float32)")),
+    M("gru_step_backward", "dnext_h reused as a buffer", True, gru_step_forward=GRU_STEP_FWD,
+      gru_step_backward=GRU_STEP_BWD.replace("dz = dnext_h * (h - n)", "dz = dnext_h * (h - n)\n    dnext_h *= z").replace(
+          "dah @ Wh.T + dnext_h * z", "dah @ Wh.T + dnext_h")),
+    M("LSTM", "default state from torch.zeros (float32, on the CPU)", True, LSTM=LSTM_MODULE.replace(
+        "h, c = x.new_zeros(N, H), x.new_zeros(N, H)", "h, c = torch.zeros(N, H), torch.zeros(N, H)")),
+    M("LSTM", "default state in the input's dtype but on the CPU", True, LSTM=LSTM_MODULE.replace(
+        "h, c = x.new_zeros(N, H), x.new_zeros(N, H)",
+        "h, c = torch.zeros(N, H, dtype=x.dtype), torch.zeros(N, H, dtype=x.dtype)")),
+    M("LSTM", "default state from torch.zeros with the input's dtype and device", False, LSTM=LSTM_MODULE.replace(
+        "h, c = x.new_zeros(N, H), x.new_zeros(N, H)",
+        "h = c = torch.zeros(N, H, dtype=x.dtype, device=x.device)")),
+]
