@@ -551,3 +551,46 @@ def corpus_bleu(hypotheses, references, max_n=4):
     Mutant.of("corpus_bleu", "its own imports and n-gram helper, Counter & for clipping", False,
               corpus_bleu=BLEU_OWN_HELPERS),
 ]
+
+# ---------------------------------------------------------------- issue 17: contracts (tests/contracts/04_attention.md)
+# Bugs that kept full points before the contract cases: configurations the lab uses and the tests did
+# not (Bahdanau and no-attention models, the model's three-tensor decoding state), shapes (N > 1 with
+# one source position), dtypes (float64 models), invariants (beam_size = 1 is greedy decoding).
+M = Mutant.of
+SQUEEZED = "    w = torch.softmax(e.squeeze().masked_fill(~mask, float('-inf')), dim=-1)   # (N, T_src), but (N,) if T_src = 1"
+
+MUTANTS += [
+    # configurations
+    M("decoder_step", "multiplicative_attention(..., model.W) instead of model.attend", True, decoder_step=_step(
+        """    context, weights = multiplicative_attention(h_prev, enc_out, src_mask, model.W)
+    h = model.cell(torch.cat([model.embed(y_prev), context], 1), h_prev)
+    logits = model.out(torch.cat([h, context], 1))""")),
+    M("beam_search", "reorders only state[0]", True, beam_search=_beam(TOPK).replace(
+        "state = tuple(s[torch.tensor(rows)] for s in new_state)",
+        "state = (new_state[0][torch.tensor(rows)],) + tuple(new_state[1:])")),
+    M("beam_search", "every state entry reordered with index_select", False, beam_search=_beam(TOPK).replace(
+        "state = tuple(s[torch.tensor(rows)] for s in new_state)",
+        "state = tuple(s.index_select(0, torch.tensor(rows)) for s in new_state)")),
+    # invariants
+    M("beam_search", "finished hypotheses take no beam slot", True, beam_search=_beam(
+        "        cands = sorted(cands, key=lambda c: -c[0])\n"
+        "        cands = [c for c in cands if c[2] == eos][:beam_size] + [c for c in cands if c[2] != eos][:beam_size]")),
+    # shapes: N > 1 with T_src = 1
+    M("multiplicative_attention", "squeezed scores: wrong when T_src = 1 and N > 1", True, multiplicative_attention=_mult(
+        "    e = torch.bmm(keys, q[:, :, None])\n" + SQUEEZED + "\n    context = (w[..., None] * keys).sum(1)")),
+    M("additive_attention", "squeezed scores: wrong when T_src = 1 and N > 1", True, additive_attention=_additive(
+        "    e = e[..., None]\n" + SQUEEZED)),
+    # dtypes: float64 models and inputs need float64 results
+    M("additive_attention", "weights computed in float32", True, additive_attention=_additive(
+        "    w = torch.softmax(e.masked_fill(~mask, float('-inf')), dim=1, dtype=torch.float32)")),
+    M("seq2seq_loss", "logits cast to float32 before the cross-entropy", True, seq2seq_loss=_loss(
+        "    return F.cross_entropy(logits[tgt_mask].float(), tgt_out[tgt_mask])")),
+    # messages: a hint only where its premise holds (see the notebook's tests)
+    M("corpus_bleu", "hypothesis n-grams stop one short", True,
+      corpus_bleu=_bleu().replace("for i in range(len(hyp) - n + 1)", "for i in range(len(hyp) - n)")),
+]
+MUTANTS += [
+    # inputs left as they are: the tests call through copies and name an argument changed in place
+    M("corpus_bleu", "sorts each hypothesis's references in place", True,
+      corpus_bleu=_bleu(rlen="(refs.sort(key=len), min(refs, key=lambda r: abs(len(r) - len(hyp))))[1]")),
+]
