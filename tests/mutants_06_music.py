@@ -373,3 +373,22 @@ def extract_tunes(text):
     return tunes
 """),
 ]
+
+# ---------------------------------------------------------------- issue 17: dtypes, shapes, configurations, invariants
+MUTANTS += [
+    # dtypes and degenerate shapes
+    M("vectorize", "no dtype given (an empty text gives float64)", True, vectorize=VEC.replace(", dtype=np.int64)", ")")),
+    M("MusicLSTM", "default state made with torch.zeros (float32 whatever the model)", True, MusicLSTM=MODEL.replace(
+        "        out, state = self.lstm(self.embedding(x), state)\n",
+        "        if state is None:\n            zero = torch.zeros(1, x.shape[0], self.lstm.hidden_size)\n"
+        "            state = (zero, zero)\n        out, state = self.lstm(self.embedding(x), state)\n")),
+    # configurations the lab uses: its optimizer is Adam
+    M("train_step", "a hand-written SGD update instead of optimizer.step()", True, train_step=STEP.replace(
+        "    optimizer.step()\n",
+        "    with torch.no_grad():\n        for p in model.parameters():\n"
+        "            p -= optimizer.param_groups[0]['lr'] * p.grad\n")),
+    # invariants: sampling builds no gradient graph
+    M("sample", "no torch.no_grad() (a graph is built at every step)", True, sample=SAMPLE.replace(
+        "    with torch.no_grad():\n        for _ in range(length):", "    if True:\n        for _ in range(length):").replace(
+        "logits[0, -1].double()", "logits[0, -1].detach().double()")),
+]
