@@ -738,3 +738,13 @@ def spearman(x, y):
     return float(np.corrcoef(rank(x), rank(y))[0, 1])
 """),
 ]
+MUTANTS += [
+    M("negative_sampling_distribution", "float counts raised and normalised in place", True,
+      negative_sampling_distribution="""
+def negative_sampling_distribution(counts, power=0.75):
+    c = counts if counts.dtype.kind == 'f' else counts.astype(np.float64)
+    c **= power
+    c /= c.sum()
+    return c
+"""),
+]
