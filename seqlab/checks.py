@@ -10,11 +10,15 @@ so printing one element of them does not give the implementation away.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import contextlib
+import copy
+import inspect
+from typing import Any, Callable, Mapping, MutableMapping, Sequence
 
 import numpy as np
 
-__all__ = ["CheckFailed", "check_shape", "check_close", "check_implemented", "check_prerequisite", "passed"]
+__all__ = ["CheckFailed", "check_shape", "check_close", "check_implemented", "check_prerequisite", "check_blaming",
+           "call_on_copies", "stand_ins", "passed"]
 
 # float32 carries ~7 significant digits; results computed in it are judged against this.
 FLOAT32_RTOL = 2e-4
@@ -53,12 +57,88 @@ def check_prerequisite(name: str, part: str, check) -> None:
     """
     try:
         check()
+    except NotImplementedError:     # not written yet: not attempted rather than wrong, said as it is
+        raise
     except Exception as err:  # noqa: BLE001  (any failure of the earlier part blocks this one)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         if not isinstance(err, CheckFailed):
             first = f"{type(err).__name__}: {first}"
         raise CheckFailed(f"{name} can't be checked until {part} passes: fix {part} first "
                           f"({first[:600]})") from None
+
+
+def check_blaming(name: str, check: Callable[[], Any], earlier: Mapping[str, Callable[[], Any]]) -> Any:
+    """Run ``check`` (the test of ``name``) and return what it returns. Only when it fails is each
+    earlier part that ``name`` may build on checked on the same inputs (``earlier``: part -> a callable
+    that checks it); the first that fails takes the blame (``check_prerequisite``'s message). Code
+    that does not use a failing earlier part is judged on its own merit, never failed for it."""
+    try:
+        return check()
+    except NotImplementedError:
+        raise
+    except Exception:  # noqa: BLE001  (whatever failed, see whether an earlier part is the cause)
+        for part, verify in earlier.items():
+            check_prerequisite(name, part, verify)
+        raise
+
+
+def call_on_copies(fn: Callable, *args) -> Any:
+    """``fn(*args)`` on deep copies of the arguments (torch modules passed as they are), so that the
+    test's oracle reads the originals; CheckFailed naming the argument when ``fn`` changed one in place."""
+    given = tuple(a if _is_module(a) else copy.deepcopy(a) for a in args)
+    result = fn(*given)
+    try:
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    for i, (before, after) in enumerate(zip(args, given)):
+        if not _same(before, after):
+            name = names[i] if i < len(names) else f"argument {i + 1}"
+            raise CheckFailed(f"{getattr(fn, '__name__', 'the function')} changed its input {name} in place: leave "
+                              "the caller's inputs as they are (build new arrays: x = x + y, not x += y, "
+                              "x[...] = ..., a masked_fill_ or a list.sort() on an input)")
+    return result
+
+
+@contextlib.contextmanager
+def stand_ins(namespace: MutableMapping[str, Any], **parts):
+    """While the block runs, the names ``parts`` in ``namespace`` (a notebook's ``globals()``) are the
+    test's own versions of earlier parts, restored afterwards: a hidden test then grades a later part
+    on its own merit, whatever the earlier parts do."""
+    saved = {name: namespace[name] for name in parts if name in namespace}
+    namespace.update(parts)
+    try:
+        yield
+    finally:
+        for name in parts:
+            if name in saved:
+                namespace[name] = saved[name]
+            else:
+                namespace.pop(name, None)
+
+
+def _is_module(x) -> bool:
+    return any(c.__name__ == "Module" and c.__module__.startswith("torch.nn") for c in type(x).__mro__)
+
+
+def _same(a, b) -> bool:
+    """Whether ``b`` still equals ``a``: arrays and tensors entry by entry (NaN equals NaN) with their
+    dtype, containers element by element; anything else is taken as unchanged."""
+    if hasattr(a, "detach") and hasattr(a, "shape"):            # a torch tensor
+        import torch
+        return (torch.is_tensor(b) and a.shape == b.shape and a.dtype == b.dtype
+                and bool(torch.equal(a.detach(), b.detach()) or (a.is_floating_point() and torch.allclose(
+                    a.detach(), b.detach(), rtol=0, atol=0, equal_nan=True))))
+    if isinstance(a, np.ndarray):
+        return (isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype
+                and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")))
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (str, bytes, int, float, np.generic)):
+        return bool(a == b) or (a != a and b != b)
+    return True
 
 
 def check_shape(name: str, actual, expected_shape: Sequence[int]) -> np.ndarray:

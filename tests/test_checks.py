@@ -158,3 +158,55 @@ def test_close_values_are_printed_with_enough_digits_to_differ():
     with pytest.raises(CheckFailed) as err:
         check_close("w", np.array([0.43481234]), np.array([0.43482345]), what="torch gives")
     assert "w[0] = 0.434812 but torch gives 0.434823" in str(err.value)
+
+
+def test_blame_falls_on_an_earlier_part_only_when_the_later_check_fails():
+    """A later part that passes is never failed for a wrong earlier part; one that fails is blamed on
+    the earlier part when that fails too, and keeps its own message when it does not."""
+    from seqlab.checks import check_blaming
+
+    def wrong():
+        raise CheckFailed("dx[0] = 1 but expected 2")
+    assert check_blaming("rnn_backward", lambda: 7, {"rnn_step_backward": wrong}) == 7
+    with pytest.raises(CheckFailed, match=r"^rnn_backward can't be checked until rnn_step_backward passes"):
+        check_blaming("rnn_backward", wrong, {"rnn_step_backward": wrong})
+    with pytest.raises(CheckFailed, match=r"^dx\[0\] = 1"):
+        check_blaming("rnn_backward", wrong, {"rnn_step_backward": lambda: None})
+
+    def blank():
+        raise NotImplementedError("rnn_step_backward")
+    with pytest.raises(NotImplementedError):
+        check_blaming("rnn_backward", wrong, {"rnn_step_backward": blank})
+
+
+def test_call_on_copies_names_an_input_changed_in_place():
+    """Does call_on_copies leave the caller's arrays, tensors and lists alone and name the one changed?"""
+    import torch
+    from seqlab.checks import call_on_copies
+
+    def grows(x, h0):
+        h0 += 1
+        return x
+    x, h0 = np.ones(3), np.zeros(2)
+    with pytest.raises(CheckFailed, match="grows changed its input h0 in place"):
+        call_on_copies(grows, x, h0)
+    assert not h0.any()
+    assert call_on_copies(lambda t, refs: t * 2, torch.ones(2), [[1], [2]]).tolist() == [2.0, 2.0]
+
+    def sorts(refs):
+        refs.sort()
+    with pytest.raises(CheckFailed, match="sorts changed its input refs"):
+        call_on_copies(sorts, [3, 1])
+    nan = np.array([np.nan, 1.0])
+    assert call_on_copies(lambda a: a.sum(), nan) != 0
+
+
+def test_stand_ins_are_restored_whatever_happens():
+    """Are the names a hidden test stands in for restored after the block, even when it raises?"""
+    from seqlab.checks import stand_ins
+    space = {"step": "student's"}
+    with pytest.raises(ValueError):
+        with stand_ins(space, step="oracle", extra=1):
+            assert space == {"step": "oracle", "extra": 1}
+            raise ValueError
+    assert space == {"step": "student's"}
