@@ -463,4 +463,25 @@ MUTANTS += [
     # invariants: the caller's tensors are left alone
     M("EncoderBlock", "the input x updated in place (x += ...)", True, EncoderBlock=_sub(ENC,
       "x = x + self.attn(a, a, a, m, causal)[0]", "x += self.attn(a, a, a, m, causal)[0]")),
+    # correct, written another way: a float32 0-dim scale, torch.where, the model's own dtype for buffers
+    M(S, "scale as a 0-dim tensor in the inputs' dtype, torch.where for the masked weights", False, **{S: """
+def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
+    keep = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device)
+    if causal:
+        keep = keep.tril()
+    if mask is not None:
+        keep = keep & mask
+    scores = (q @ k.transpose(-2, -1)) / torch.tensor(q.shape[-1], dtype=q.dtype).sqrt()
+    w = torch.softmax(scores.masked_fill(~keep, -torch.inf), dim=-1)
+    w = torch.where(keep, w, torch.zeros((), dtype=w.dtype))
+    return w @ v, w
+"""}),
+    M("MultiHeadAttention", "a loop over heads into buffers made with new_zeros (the model's dtype)", False,
+      MultiHeadAttention=_sub(MHA, "        o, w = scaled_dot_product_attention(q, k, v, m, causal)\n",
+      "        o = q.new_zeros(N, self.h, T_q, self.d_k)\n        w = q.new_zeros(N, self.h, T_q, T_k)\n"
+      "        for i in range(self.h):\n            mi = None if m is None else m[:, 0]\n"
+      "            o[:, i], w[:, i] = scaled_dot_product_attention(q[:, i], k[:, i], v[:, i], mi, causal)\n")),
+    M("EncoderBlock", "x cloned first, then updated in place (+=) on its own copy", False, EncoderBlock=_sub(ENC,
+      "        a = self.ln1(x)\n        x = x + self.attn(a, a, a, m, causal)[0]",
+      "        x = x.clone()\n        a = self.ln1(x)\n        x += self.attn(a, a, a, m, causal)[0]")),
 ]

@@ -391,4 +391,13 @@ MUTANTS += [
     M("sample", "no torch.no_grad() (a graph is built at every step)", True, sample=SAMPLE.replace(
         "    with torch.no_grad():\n        for _ in range(length):", "    if True:\n        for _ in range(length):").replace(
         "logits[0, -1].double()", "logits[0, -1].detach().double()")),
+    # correct, written another way
+    M("vectorize", "np.asarray over a map, dtype given (the empty text too)", False, vectorize=VEC.replace(
+        "np.array([char_to_id[c] for c in text], dtype=np.int64)", "np.asarray(list(map(char_to_id.__getitem__, text)), dtype=np.int64)")),
+    M("MusicLSTM", "default state made with the weights' new_zeros (dtype and device follow the model)", False,
+      MusicLSTM=MODEL.replace("        out, state = self.lstm(self.embedding(x), state)\n",
+        "        if state is None:\n            zero = self.fc.weight.new_zeros(1, x.shape[0], self.lstm.hidden_size)\n"
+        "            state = (zero, zero.clone())\n        out, state = self.lstm(self.embedding(x), state)\n")),
+    M("sample", "torch.inference_mode instead of torch.no_grad", False, sample=SAMPLE.replace(
+        "with torch.no_grad():", "with torch.inference_mode():")),
 ]
