@@ -33,8 +33,9 @@ from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKer
 
 from .course import GradingError
 from .reading import safe_markdown, scrub, scrub_text
-from .sandbox import (Limits, Sandbox, drain, empty_job, folder_usage, fresh_home, kernel_env, kernel_of, reap,
-                      remove_tree, wrap)
+from .jobfolder import empty_job, folder_usage, fresh_home, remove_tree
+from .processes import drain, kernel_of, reap
+from .sandbox import Limits, Sandbox, kernel_env, wrap
 
 
 @dataclass
@@ -265,7 +266,7 @@ def _run_cells(run: Execution, client: "_Client", nb, code: List[int], position:
             if left <= 0:
                 break
             run.cells[index] = _run_cell(client, nb.cells[index], index, min(limits.cell_seconds, left))
-            reap(box.uid, keep=kernel, group=box.group)
+            reap(box.uid, keep=kernel, group=box.group, wait=5.0)
             if not box.sized and run.cells[index].status not in ("timeout", "died"):
                 run.cells[index] = _over_budget(box.job, limits, index) or run.cells[index]
             position += 1

@@ -26,33 +26,27 @@ isolated so that no module the student left in the working folder can stand in f
 still runs as root): address space (memory), process count, file size, open files, and CPU
 seconds; wall-clock limits per cell and per notebook are enforced by the runner (``runner.py``).
 
-Each kernel starts in a fresh home (``fresh_home``) with an IPython folder the student cannot
-write, and no user site-packages, so no startup file, config or ``.pth`` planted by one kernel runs
-in the next. Folders are removed by ``remove_tree``: no recursion (a student can nest folders
-deeper than Python's stack), a constant number of open files, links removed, never followed.
+Each kernel starts in a fresh home (``jobfolder.fresh_home``) with an IPython folder the student
+cannot write, and no user site-packages, so no startup file, config or ``.pth`` planted by one
+kernel runs in the next. The job folder is ``jobfolder.py``'s; the uid, the memory group and the
+killing of processes are ``processes.py``'s.
 """
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import functools
 import json
 import os
 import resource
 import shutil
-import stat
-import itertools
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional
 
-# First uid handed to sandboxed kernels when the grader runs as root (one per running sandbox).
-SANDBOX_UID_BASE = 64000
+from .jobfolder import job_folder, make_job
+from .processes import MemoryGroup, claim_uid, libc, processes_of
 
 
 @dataclass
@@ -173,146 +167,6 @@ def kernel_env(job: Path, emit_file: Path) -> dict:
     }
 
 
-# --- the budgets of a whole sandbox: its memory (a cgroup) and its job folder (a sized RAM disk) ---
-
-_GROUP_IDS = itertools.count()
-
-
-class MemoryGroup:
-    """A memory cgroup (v2, or v1's memory hierarchy) holding every process of one sandbox: their memory
-    is limited together, however many the student starts, and ``close`` kills every one of them, a
-    daemon that left its parent included, before the group is removed."""
-
-    def __init__(self, path: Path, version: int):
-        self.path, self.version = path, version
-        self.procs = path / "cgroup.procs"
-
-    @classmethod
-    def create(cls, limit_mb: int) -> Optional["MemoryGroup"]:
-        """A new group inside this process's own, limited to ``limit_mb`` with no swap; None where
-        this process may not create one (not root, no delegated cgroup)."""
-        for version, parent in _group_parents():
-            group = cls(parent / f"seqlab-{os.getpid()}-{next(_GROUP_IDS)}", version)
-            try:
-                group.path.mkdir()
-            except OSError:
-                continue
-            try:
-                group._limit(limit_mb * 1024 * 1024)
-                return group
-            except OSError:
-                group.close()
-        return None
-
-    def _limit(self, nbytes: int) -> None:
-        memory, swap = (("memory.max", "memory.swap.max") if self.version == 2 else
-                        ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"))
-        (self.path / memory).write_text(str(nbytes))
-        if (self.path / swap).exists():     # v2 counts swap apart (0: none), v1 memory and swap together
-            with contextlib.suppress(OSError):
-                (self.path / swap).write_text("0" if self.version == 2 else str(nbytes))
-
-    def pids(self) -> set:
-        try:
-            return {int(pid) for pid in self.procs.read_text().split()}
-        except OSError:
-            return set()
-
-    def close(self, timeout: float = 10.0) -> bool:
-        """Kill every process in the group and remove it; False if it is still busy after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for pid in self.pids():
-                with contextlib.suppress(OSError):
-                    os.kill(pid, 9)
-            try:
-                self.path.rmdir()
-                return True
-            except FileNotFoundError:
-                return True
-            except OSError:                 # busy: killed processes take a moment to go
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.02)
-
-
-def _group_parents() -> List[Tuple[int, Path]]:
-    """(version, folder) of this process's own memory cgroups that it may create groups in, v2 first."""
-    mounts = {}
-    try:
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            fields = line.split()
-            fstype, options = fields[fields.index("-") + 1], fields[-1].split(",")
-            if fstype == "cgroup2" or (fstype == "cgroup" and "memory" in options):
-                mounts.setdefault(2 if fstype == "cgroup2" else 1, Path(fields[4]))
-        own = Path("/proc/self/cgroup").read_text().splitlines()
-    except (OSError, ValueError, IndexError):
-        return []
-    found = []
-    for line in own:
-        _, controllers, path = line.split(":", 2)
-        version = 2 if controllers == "" else 1 if "memory" in controllers.split(",") else 0
-        if version not in mounts:
-            continue
-        folder = mounts[version] / path.lstrip("/")
-        try:
-            usable = version == 1 or "memory" in (folder / "cgroup.subtree_control").read_text().split()
-        except OSError:
-            usable = False
-        if usable and os.access(folder, os.W_OK):
-            found.append((version, folder))
-    return sorted(found, reverse=True)
-
-
-@contextlib.contextmanager
-def job_folder(limits: Limits, parent: Optional[Path] = None) -> Iterator[Tuple[Path, bool]]:
-    """A new, empty job folder, and whether it is a RAM disk sized to ``limits.disk_mb`` and
-    ``limits.files`` (as root, where tmpfs can be mounted: writes past the budget fail with "No
-    space left on device"); otherwise the runner measures it after each cell (``folder_usage``).
-    Removed afterwards, whatever the student left in it."""
-    job = Path(tempfile.mkdtemp(prefix="sg-", dir=parent))
-    os.chmod(job, 0o755)
-    sized = os.getuid() == 0 and _mount(job, f"size={limits.disk_mb}m,nr_inodes={limits.files},mode=0755")
-    try:
-        yield job, sized
-    finally:
-        if sized:
-            _libc().umount2(bytes(job), 2)  # MNT_DETACH: the kernel is gone, nothing may hold it open
-        remove_tree(job)
-
-
-@functools.lru_cache(maxsize=None)
-def _libc():
-    import ctypes
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def _mount(folder: Path, options: str) -> bool:
-    MS_NOSUID, MS_NODEV = 2, 4
-    try:
-        return _libc().mount(b"tmpfs", bytes(folder), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def folder_usage(folder: Path, most_files: int) -> Tuple[int, int]:
-    """(bytes on disk, files and folders) under ``folder``, without recursion or following links;
-    counting stops after ``most_files`` (then the budget is blown anyway)."""
-    used, count, todo = 0, 0, [os.fspath(folder)]
-    while todo and count <= most_files:
-        try:
-            with os.scandir(todo.pop()) as entries:
-                for entry in entries:
-                    count += 1
-                    info = entry.stat(follow_symlinks=False)
-                    used += info.st_blocks * 512
-                    if entry.is_dir(follow_symlinks=False):
-                        todo.append(entry.path)
-        except OSError:
-            continue
-    return used, count
-
-
 @dataclass
 class Sandbox:
     """Where one submission's kernels run: the job folder, the uid, the memory group, the isolation."""
@@ -332,7 +186,7 @@ class Sandbox:
 def open_sandbox(limits: Limits, use_bwrap: bool, chosen: bool = False,
                  parent: Optional[Path] = None) -> Iterator[Sandbox]:
     """A sandbox for one submission; afterwards none of its processes, files or groups is left."""
-    with job_folder(limits, parent) as (job, sized):
+    with job_folder(limits.disk_mb, limits.files, parent) as (job, sized):
         with claim_uid() if use_bwrap else contextlib.nullcontext() as uid:
             group = MemoryGroup.create(limits.memory_mb)
             try:
@@ -352,227 +206,6 @@ def budgets(limits: Limits, group: Optional[MemoryGroup], sized: bool) -> str:
                             "created here, so its processes together may use more)")
     disk = f"job folder {limits.disk_mb} MB and {limits.files:,} files ({'RAM disk' if sized else 'measured after each cell'})"
     return f"{memory}; {disk}"
-
-
-def make_job(root: Path, uid: Optional[int]) -> Path:
-    """Create the job folder layout (work/, conn/, home/, ipython/), the first three owned by the
-    sandbox uid.
-
-    The job folder itself stays the grader's: the grader, maybe root, opens ``kernel.log`` there
-    and reads ``work/`` and writes ``conn/``, so the student must not be able to replace any of
-    them by a link out of the sandbox.
-    """
-    for sub in ("work", "conn"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-        if uid is not None:
-            for dirpath, dirnames, filenames in os.walk(root / sub):
-                for name in [dirpath, *(os.path.join(dirpath, f) for f in filenames)]:
-                    os.chown(name, uid, uid)
-    fresh_home(root, uid)
-    return root
-
-
-def fresh_home(job: Path, uid: Optional[int]) -> None:
-    """Empty the kernel's home (owned by the sandbox uid) and IPython folder (the grader's, so
-    read-only to a sandbox uid), before each kernel start: a startup file, an IPython config or a
-    ``.pth`` file that one kernel planted there must not run in the next."""
-    for sub in ("home", "ipython"):
-        remove_tree(job / sub)
-    for sub in ("home", "home/runtime", "ipython"):
-        (job / sub).mkdir(mode=0o755)
-        if uid is not None and sub != "ipython":
-            os.chown(job / sub, uid, uid)
-
-
-def empty_job(job: Path, keep: Path) -> None:
-    """Remove everything in ``job`` but the job folder itself and ``keep`` (a regular file in it, the
-    emitted outputs scoring reads; anything else by that name goes too), once the kernel is gone."""
-    with os.scandir(job) as entries:
-        tops = [Path(e.path) for e in entries]
-    for top in tops:
-        if top in keep.parents and top.is_dir() and not top.is_symlink():
-            with os.scandir(top) as entries:
-                inner = [Path(e.path) for e in entries]
-            for path in inner:
-                if path != keep or not stat.S_ISREG(path.lstat().st_mode):
-                    remove_tree(path)
-        else:
-            remove_tree(top)
-
-
-def remove_tree(path: os.PathLike) -> None:
-    """Remove ``path`` and everything under it, like ``shutil.rmtree`` but without recursion (a chain
-    of 100,000 folders is fine), with two open folders at a time, removing links without following
-    them, and making a folder its owner locked (mode 000) removable again. A missing path is fine."""
-    parent, name = os.path.split(os.path.abspath(path))
-    top = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        try:
-            info = os.stat(name, dir_fd=top, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        if not stat.S_ISDIR(info.st_mode):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(name, dir_fd=top)
-            return
-        names, fd = [name], _open_folder(top, name)
-        ids = [(os.fstat(top).st_dev, os.fstat(top).st_ino)]     # each open folder's parent, to climb back
-        try:
-            while names:
-                child = _empty_files(fd)
-                if child is not None:                        # go down into the first folder left
-                    try:
-                        down = _open_folder(fd, child)
-                    except OSError as err:                   # no longer a folder: now a link or a file
-                        if err.errno not in (errno.ENOTDIR, errno.ENOENT, errno.ELOOP):
-                            raise
-                        with contextlib.suppress(FileNotFoundError):
-                            os.unlink(child, dir_fd=fd)
-                        continue
-                    ids.append((os.fstat(fd).st_dev, os.fstat(fd).st_ino))
-                    os.close(fd)
-                    fd, names = down, names + [child]
-                    continue
-                up = os.open("..", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-                if (os.fstat(up).st_dev, os.fstat(up).st_ino) != ids.pop():
-                    os.close(up)
-                    raise OSError(f"{path} changed while it was being removed")
-                os.close(fd)
-                fd = up
-                with contextlib.suppress(FileNotFoundError):  # empty now: remove it and go on above
-                    os.rmdir(names.pop(), dir_fd=fd)
-        finally:
-            os.close(fd)
-    finally:
-        os.close(top)
-
-
-def _open_folder(parent_fd: int, name: str) -> int:
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-    try:
-        return os.open(name, flags, dir_fd=parent_fd)
-    except PermissionError:     # a folder its owner locked (mode 000): we are that owner, or root
-        os.chmod(name, 0o700, dir_fd=parent_fd)
-        return os.open(name, flags, dir_fd=parent_fd)
-
-
-def _empty_files(fd: int) -> Optional[str]:
-    """Unlink every file and link in the open folder ``fd``; the name of a folder in it, if one is left."""
-    while True:
-        seen = 0
-        with os.scandir(fd) as entries:
-            for entry in entries:
-                seen += 1
-                if entry.is_dir(follow_symlinks=False):
-                    return entry.name
-                try:
-                    os.unlink(entry.name, dir_fd=fd)
-                except FileNotFoundError:
-                    pass
-                except PermissionError:   # a folder its owner made read-only
-                    os.chmod(fd, 0o700)
-                    os.unlink(entry.name, dir_fd=fd)
-        if not seen:
-            return None
-
-
-# Where running sandboxes hold their uid: one lock file per uid, so graders running at the same
-# time (two courses, parallel test workers, Dask workers on one host) never share a uid, and one
-# grader's reaping can never touch another's kernel.
-# The uids are the host's, so their locks are too: one folder whatever TMPDIR a grader runs with.
-UID_LOCKS = Path("/run" if os.access("/run", os.W_OK) else "/tmp") / "seqlab-sandbox-uids"
-UID_RANGE = 4096
-
-
-@contextlib.contextmanager
-def claim_uid() -> Iterator[Optional[int]]:
-    """Hold an unused sandbox uid for the duration (None when not root: keep the grader's uid)."""
-    if os.getuid() != 0:
-        yield None
-        return
-    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
-    for uid in range(SANDBOX_UID_BASE, SANDBOX_UID_BASE + UID_RANGE):
-        handle = open(UID_LOCKS / str(uid), "a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            continue
-        try:
-            drain(uid)                   # whatever a crashed grader left behind under this uid
-            yield uid
-        finally:
-            drain(uid)
-            handle.close()
-        return
-    raise RuntimeError(f"all {UID_RANGE} sandbox uids from {SANDBOX_UID_BASE} are in use")
-
-
-def kernel_of(pids: set) -> set:
-    """The kernel among ``pids`` (the first started Python whose command runs ipykernel) and its
-    launchers among them (the memory group also holds bubblewrap's processes): what per-cell reaping
-    keeps. A process the kernel forked, even before any cell ran, is not kept."""
-    info = {}
-    for pid in pids:
-        try:
-            stat_line = Path(f"/proc/{pid}/stat").read_text()
-            fields = stat_line[stat_line.rindex(")") + 2:].split()
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            is_kernel = os.path.basename(argv[0]).startswith(b"python") and any(b"ipykernel" in a for a in argv)
-            info[pid] = (int(fields[1]), int(fields[19]), is_kernel)
-        except (OSError, ValueError, IndexError):
-            continue
-    kernels = [pid for pid, (_, _, is_kernel) in info.items() if is_kernel]
-    if not kernels:
-        return set()
-    keep, pid = set(), min(kernels, key=lambda p: info[p][1])
-    while pid in info and pid not in keep:
-        keep.add(pid)
-        pid = info[pid][0]
-    return keep
-
-
-def processes_of(uid: Optional[int]) -> set:
-    """Pids (outside view) of the processes running as ``uid``."""
-    if uid is None:
-        return set()
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    found.add(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
-def drain(uid: Optional[int], timeout: float = 10.0, group: Optional[MemoryGroup] = None) -> bool:
-    """Kill every process of ``uid`` (and of ``group``) and wait until none is left (True), at most ``timeout`` s.
-
-    Killing is asynchronous: a fork bomb's hundreds of children outlive their kernel's stop for a
-    moment, and while they do they count against the next kernel's process limit (it then dies
-    at start, "Resource temporarily unavailable")."""
-    deadline = time.monotonic() + timeout
-    while processes_of(uid) or (group and group.pids()):
-        if time.monotonic() > deadline:
-            return False
-        reap(uid, keep=set(), group=group)
-        time.sleep(0.02)
-    return True
-
-
-def reap(uid: Optional[int], keep: set, group: Optional[MemoryGroup] = None) -> int:
-    """Kill the processes of ``uid`` (and of ``group``) other than ``keep`` (the kernel): a fork
-    bomb's children outlive the cell that started them. Returns how many were killed."""
-    killed = 0
-    for pid in (processes_of(uid) | (group.pids() if group else set())) - keep:
-        try:
-            os.kill(pid, 9)
-            killed += 1
-        except OSError:
-            pass
-    return killed
 
 
 # --- the trampoline, run inside the sandbox ----------------------------------------------------
@@ -615,7 +248,7 @@ def _fresh_keyrings(own_uid: bool) -> None:
     number = KEYCTL.get(platform.machine())
     if number is None:
         return
-    call = _libc().syscall
+    call = libc().syscall
     call(number, KEYCTL_JOIN_SESSION_KEYRING, None)
     if own_uid:
         for ring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):

@@ -1,7 +1,6 @@
 """autograder.runner and sandbox: one notebook in a sandboxed kernel, cell by cell, crash-proof."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -10,10 +9,10 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder import sandbox
+from autograder import jobfolder
 from autograder.runner import KernelStartError, run_notebook
-from autograder.sandbox import (Limits, bubblewrap, claim_uid, describe, kernel_of, make_job, open_sandbox, processes_of,
-                                remove_tree)
+from autograder.jobfolder import remove_tree
+from autograder.sandbox import Limits, bubblewrap, describe, open_sandbox
 
 needs_bwrap = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap missing or not usable here "
                                  "(apt-get install bubblewrap; .ci/run installs it)")
@@ -255,7 +254,7 @@ def test_the_job_folder_has_a_size_and_file_budget(tmp_path, monkeypatch, ram_di
     """Do files past the job folder's budget fail to be written (RAM disk: "No space left on device"), or
     where the folder is measured, cost that cell only: files removed, kernel restarted, later cells run?"""
     if not ram_disk:
-        monkeypatch.setattr(sandbox, "_mount", lambda folder, options: False)
+        monkeypatch.setattr(jobfolder, "_mount", lambda folder, options: False)
     elif os.getuid() != 0:
         pytest.skip("a RAM disk needs root")
     fill = ("import os\nn = 0\ntry:\n    for i in range(3000):\n        open(f'f{i}', 'w').close(); n += 1\n"
