@@ -46,6 +46,7 @@ class CellRun:
     status: str                   # ok, error, timeout, died, not_run
     error: str = ""               # "ename: evalue" for an error; a sentence otherwise
     seconds: float = 0.0
+    ended_kernel: bool = False    # the cell called exit(): its kernel stops right after it
 
 
 class KernelStartError(GradingError):
@@ -236,7 +237,8 @@ def run_notebook(nb: nbformat.NotebookNode, box: Sandbox, limits: Limits) -> Exe
             position = _run_cells(run, client, nb, code, position, bad, deadline, limits, box)
             if time.monotonic() >= deadline:
                 break
-            if position < len(code) and run.cells.get(code[position - 1], CellRun(0, "ok")).status in ("timeout", "died"):
+            last = run.cells.get(code[position - 1], CellRun(0, "ok"))
+            if position < len(code) and (last.status in ("timeout", "died") or last.ended_kernel):
                 if run.restarts >= limits.restarts:
                     break
                 run.restarts += 1
@@ -270,8 +272,8 @@ def _run_cells(run: Execution, client: "_Client", nb, code: List[int], position:
             if not box.sized and run.cells[index].status not in ("timeout", "died"):
                 run.cells[index] = _over_budget(box.job, limits, index) or run.cells[index]
             position += 1
-            if run.cells[index].status in ("timeout", "died"):
-                bad.add(index)
+            if run.cells[index].status in ("timeout", "died") or run.cells[index].ended_kernel:
+                bad.add(index)                # not replayed: it would stop the next kernel again
                 break
     finally:
         _stop(client)
@@ -364,13 +366,27 @@ def _run_cell(client: _Client, cell, index: int, timeout: float) -> CellRun:
     seconds = time.monotonic() - start
     errors = [o for o in cell.outputs if o.get("output_type") == "error"]
     reply = client._replies.pop(index, {})
+    if _asked_exit(reply):   # exit() stops the kernel 0.1 s later: never let the next cell race it
+        return CellRun(index, "error" if errors else "ok", _error_text(errors) if errors else "", seconds,
+                       ended_kernel=True)
     if errors:
-        e = errors[-1]
-        return CellRun(index, "error", f"{e.get('ename', 'Error')}: {e.get('evalue', '')}".strip(), seconds)
+        return CellRun(index, "error", _error_text(errors), seconds)
     if reply.get("status") == "error":        # the kernel could not send the error itself (say, half an emoji)
         error = f"{_clip(reply.get('ename', 'Error'), ENAME_CHARS)}: {_clip(reply.get('evalue', ''), ERROR_CHARS)}"
         return CellRun(index, "error", scrub_text(error).strip(), seconds)
     return CellRun(index, "ok", "", seconds)
+
+
+def _error_text(errors: list) -> str:
+    e = errors[-1]
+    return f"{e.get('ename', 'Error')}: {e.get('evalue', '')}".strip()
+
+
+def _asked_exit(reply: dict) -> bool:
+    """Whether the cell's reply says it called exit() or quit() (IPython's ask_exit payload)."""
+    payload = reply.get("payload") if isinstance(reply, dict) else None
+    return isinstance(payload, list) and any(isinstance(p, dict) and p.get("source") == "ask_exit"
+                                             and not p.get("keepkernel") for p in payload)
 
 
 def _replay(client: _Client, nb, indices: List[int], deadline: float, limits: Limits) -> None:

@@ -318,3 +318,14 @@ def test_each_sandbox_gets_fresh_keyrings(tmp_path):
     assert text(nb.cells[0]) == "True\n" and text(nb.cells[1]) == "True\n"
     nb, ex, statuses, again = run([READ_KEYS], tmp_path)
     assert again == uid and text(nb.cells[0]) == "False\n"
+
+
+
+def test_a_cell_that_calls_exit_costs_nothing_else(tmp_path):
+    """exit() stops the kernel 0.1 s after its cell (a busy machine may let the next cell start first,
+    or not): is the kernel restarted before the next cell, that cell graded as it deserves, and the
+    exit() cell, which completed, left as it ran and skipped when the state is rebuilt?"""
+    nb, ex, statuses, _ = run(["x = 41", "print('bye')\nexit()", "import time\ntime.sleep(0.5)\nprint(x + 1)",
+                               "print(x + 2)"], tmp_path)
+    assert statuses == ["ok", "ok", "ok", "ok"] and ex.restarts == 1
+    assert text(nb.cells[1]) == "bye\n" and text(nb.cells[2]) == "42\n" and text(nb.cells[3]) == "43\n"
