@@ -599,3 +599,24 @@ def temporal_softmax_loss(scores, y, mask):
     M("temporal_softmax_loss", "loss in the scores' dtype", False, temporal_softmax_loss=SOFTMAX_OK.replace(
         "return loss, d.reshape(N, T, V)", "return scores.dtype.type(loss), d.reshape(N, T, V)")),
 ]
+
+# ---------------------------------------------------------------- fair blame: a part judged on its own merit
+# (mutant, the earlier part it overrides with a wrong one). The later part (the target) is correct and
+# must keep its points, hidden tests in, while the wrong earlier part loses its own: a visible test
+# checks an earlier part only when the later part's check fails, and the hidden tests run the later
+# part over the tests' oracle steps. Not in MUTANTS (a correct mutant there keeps every point of the
+# lab); tests/test_mutants.py runs these on their own.
+OWN_MERIT = [
+    (M("rnn_forward", "the tanh step inlined, over an rnn_step_forward without the bias", False,
+       rnn_step_forward=STEP_FWD.replace(" + b)", ")"), rnn_forward=SEQ_FWD), "rnn_step_forward"),
+    (M("rnn_backward", "a BPTT of its own, over an rnn_step_backward without the tanh derivative", False,
+       rnn_step_forward=STEP_FWD, rnn_step_backward=STEP_BWD.replace("dnext_h * (1 - next_h ** 2)", "dnext_h"),
+       rnn_backward=_seq_bwd(SEQ_BWD_OK)), "rnn_step_backward"),
+    # the reference BPTT loop calls the step; the step is wrong only for float32 inputs, which only a
+    # hidden case of rnn_backward uses: the oracle step stands in there, even for a copy of its cache
+    (M("rnn_backward", "the reference loop over a step backward wrong in float32 only", False,
+       rnn_step_forward=STEP_FWD, rnn_step_backward=STEP_BWD.replace(
+           "da = dnext_h * (1 - next_h ** 2)",
+           "da = dnext_h * (1 - next_h ** 2)\n    if da.dtype == np.float32:\n        da = 2 * da")),
+     "rnn_step_backward"),
+]

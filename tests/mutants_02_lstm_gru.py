@@ -631,3 +631,21 @@ def lstm_forward(x, h0, Wx, Wh, b):
         "h, c = x.new_zeros(N, H), x.new_zeros(N, H)",
         "h = c = torch.zeros(N, H, dtype=x.dtype, device=x.device)")),
 ]
+
+# ---------------------------------------------------------------- fair blame: a part judged on its own merit
+# (mutant, the earlier part it overrides with a wrong one): the correct later part (the target) keeps its
+# points while the wrong earlier part loses its own; see OWN_MERIT in mutants_01_rnn.py.
+OWN_MERIT = [
+    (M("lstm_forward", "the gates inlined, over an lstm_step_forward with f and i swapped", False,
+       lstm_step_forward=LSTM_STEP_FWD.replace("next_c = f * prev_c + i * g", "next_c = i * prev_c + f * g"),
+       lstm_forward=LSTM_SEQ_FWD),
+     "lstm_step_forward"),
+    (M("lstm_backward", "a BPTT of its own, over an lstm_step_backward that ignores dnext_c", False,
+       lstm_step_forward=LSTM_STEP_FWD,
+       lstm_step_backward=LSTM_STEP_BWD.replace("dc = dnext_c + dnext_h", "dc = dnext_h"),
+       lstm_forward=LSTM_SEQ_FWD, lstm_backward=LSTM_SEQ_BWD_OK), "lstm_step_backward"),
+    (M("lstm_backward", "the reference loop over a step backward wrong in float32 only", False,
+       lstm_step_forward=LSTM_STEP_FWD, lstm_step_backward=LSTM_STEP_BWD.replace(
+           "do = dnext_h * tc", "do = dnext_h * tc * (2 if tc.dtype == np.float32 else 1)")),
+     "lstm_step_backward"),
+]

@@ -87,3 +87,17 @@ def test_correct_alternative_keeps_full_points(case, stores):
     results = run_lab(lab, mutant.overrides, stores(lab))
     lost = {k: o.error for k, o in results.items() if not o.passed}
     assert not lost, f"{mutant.name!r} lost points: {lost}"
+
+
+OWN_MERIT = [(lab, m, earlier) for lab in LABS for m, earlier in getattr(
+    importlib.import_module(f"mutants_{lab}"), "OWN_MERIT", [])]
+
+
+@pytest.mark.parametrize("case", OWN_MERIT, ids=lambda c: case_id(c[:2]))
+def test_correct_part_keeps_its_points_over_a_wrong_earlier_part(case, stores):
+    """Does a correct later part keep its points, hidden tests in, when an earlier part is wrong?"""
+    lab, mutant, earlier = case
+    results = run_lab(lab, mutant.overrides, stores(lab), until=mutant.target)
+    assert not results[earlier].passed, f"the wrong {earlier} of {mutant.name!r} kept its points"
+    assert results[mutant.target].passed, f"{mutant.name!r} lost the points of {mutant.target}: " \
+                                          f"{results[mutant.target].error}"
