@@ -400,4 +400,8 @@ MUTANTS += [
         "            state = (zero, zero.clone())\n        out, state = self.lstm(self.embedding(x), state)\n")),
     M("sample", "torch.inference_mode instead of torch.no_grad", False, sample=SAMPLE.replace(
         "with torch.no_grad():", "with torch.inference_mode():")),
+    M("MusicLSTM", "default state in the model's dtype but on the CPU (torch.zeros without device=)", True,
+      MusicLSTM=MODEL.replace("        out, state = self.lstm(self.embedding(x), state)\n",
+        "        if state is None:\n            zero = torch.zeros(1, x.shape[0], self.lstm.hidden_size, dtype=self.fc.weight.dtype)\n"
+        "            state = (zero, zero)\n        out, state = self.lstm(self.embedding(x), state)\n")),
 ]
