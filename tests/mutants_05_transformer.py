@@ -485,3 +485,45 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
       "        a = self.ln1(x)\n        x = x + self.attn(a, a, a, m, causal)[0]",
       "        x = x.clone()\n        a = self.ln1(x)\n        x += self.attn(a, a, a, m, causal)[0]")),
 ]
+
+# ---------------------------------------------------------------- fair blame: a part earns its points on its own merit
+# attention written out inside the module, Part 1 never called
+MHA_INLINE = MHA_INIT + """        q = self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)
+        k = self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        v = self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)
+        keep = torch.ones(T_q, T_k, dtype=torch.bool)
+        if causal:
+            keep = torch.tril(keep)
+        if mask is not None:
+            keep = keep & mask[:, None]
+        s = (q @ k.transpose(-2, -1) / math.sqrt(self.d_k)).masked_fill(~keep, float("-inf"))
+        w = torch.nan_to_num(torch.softmax(s, dim=-1), nan=0.0)
+        o = (w @ v).transpose(1, 2).reshape(N, T_q, E)
+        return self.W_o(o), w
+"""
+
+# self-attention written out with the four layers of self.attn, its forward never called
+ENC_INLINE = ENC_INIT + """        a = self.ln1(x)
+        N, T, E = x.shape
+        h, d = self.attn.h, E // self.attn.h
+        heads = lambda t: t.view(N, T, h, d).transpose(1, 2)
+        q, k, v = heads(self.attn.W_q(a)), heads(self.attn.W_k(a)), heads(self.attn.W_v(a))
+        keep = torch.ones(T, T, dtype=torch.bool)
+        if causal:
+            keep = torch.tril(keep)
+        if m is not None:
+            keep = keep & m[:, None]
+        s = (q @ k.transpose(-2, -1) / math.sqrt(d)).masked_fill(~keep, float("-inf"))
+        w = torch.nan_to_num(torch.softmax(s, dim=-1), nan=0.0)
+        x = x + self.attn.W_o((w @ v).transpose(1, 2).reshape(N, T, E))
+        return x + self.ff(self.ln2(x))
+"""
+
+# (a correct later part over a wrong earlier one, the earlier part's grade cell): the later part keeps its points
+OWN_MERIT = [
+    (M("MultiHeadAttention", "attention written out inline, over a Part 1 without the 1/sqrt(d_k) scaling", False,
+       **{S: _sub(SDPA, " / math.sqrt(q.shape[-1])", ""), "MultiHeadAttention": MHA_INLINE}), S),
+    (M("EncoderBlock", "self-attention written out with the attn layers, over a MultiHeadAttention without W_o", False,
+       MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w"), EncoderBlock=ENC_INLINE),
+     "MultiHeadAttention"),
+]
