@@ -44,13 +44,22 @@ class ReferenceMismatch(AssertionError):
     """A hidden test found the student's output different from the reference's."""
 
 
-def matches_reference(key: str, value: Any, *, rtol: float = 1e-5, atol: float = 1e-7) -> None:
+# Default tolerances by the reference's dtype: float64 results agree to ~1e-15 whatever the order of
+# the sums, while one computed in float32 and cast back is off by ~1e-7, so float64 gets the tight pair.
+# atol is scaled by the largest reference magnitude.
+DEFAULT_TOLERANCES = {"float64": (1e-9, 1e-10)}
+FALLBACK_TOLERANCES = (1e-5, 1e-7)
+
+
+def matches_reference(key: str, value: Any, *, rtol: Optional[float] = None, atol: Optional[float] = None) -> None:
     """Record ``value`` as the reference output for ``key``, or check it against the recording.
 
     Inputs:
     - key: a name unique within the lab, e.g. "rnn_forward/N1_T1".
     - value: an array, a number, or a (nested) tuple, list or dict of them.
-    - rtol, atol: tolerances; atol is scaled by the largest reference magnitude.
+    - rtol, atol: tolerances; atol is scaled by the largest reference magnitude. By default they follow
+      the reference's dtype (DEFAULT_TOLERANCES: float64 within 1e-9, so a float32 computation cast
+      back to float64 differs; other dtypes within 1e-5).
     Raises ReferenceMismatch with a message that names what differs, never the expected values.
     """
     if os.environ.get(MODE_ENV) == "emit":
@@ -131,7 +140,7 @@ def tolerances_path(store: Path) -> Path:
     return Path(store).with_name(Path(store).stem + ".tolerances.json")
 
 
-def compare(key: str, got: Any, want: Any, *, rtol: float = 1e-5, atol: float = 1e-7) -> None:
+def compare(key: str, got: Any, want: Any, *, rtol: Optional[float] = None, atol: Optional[float] = None) -> None:
     """Check an emitted output ``got`` against the recorded ``want`` (raises ReferenceMismatch)."""
     if isinstance(want, dict) and "__distribution__" in want:
         DISTRIBUTIONS[str(want["__distribution__"])](key, got, want["model"])
@@ -212,7 +221,7 @@ def _to_numpy(value: Any) -> Any:
     return value
 
 
-def _compare(where: str, got: Any, want: Any, rtol: float, atol: float) -> None:
+def _compare(where: str, got: Any, want: Any, rtol: Optional[float], atol: Optional[float]) -> None:
     if isinstance(want, dict):
         if not isinstance(got, dict):
             raise ReferenceMismatch(f"hidden case {where}: expected a dict, got {type(got).__name__}")
@@ -244,6 +253,8 @@ def _compare(where: str, got: Any, want: Any, rtol: float, atol: float) -> None:
     if want.dtype.kind == "f" and (got.dtype.kind != "f" or got.dtype.itemsize < want.dtype.itemsize):
         raise ReferenceMismatch(f"hidden case {where}: dtype {got.dtype}, expected {want.dtype} (an array made "
                                 "without the inputs' dtype loses precision)")
+    default = DEFAULT_TOLERANCES.get(want.dtype.name, FALLBACK_TOLERANCES)
+    rtol, atol = (default[0] if rtol is None else rtol), (default[1] if atol is None else atol)
     got = got.astype(np.float64)
     want = want.astype(np.float64)
     if not np.all(np.isfinite(got)):

@@ -141,3 +141,15 @@ def test_a_float_result_may_not_lose_the_references_precision():
         compare("p", want.astype(np.float32), want)
     compare("p", want, want.astype(np.float32))
     compare("p", torch.from_numpy(want), want)
+
+
+def test_float64_results_computed_in_float32_and_cast_back_differ():
+    """At the default tolerance, does a float64 reference refuse a result computed in float32 and cast
+    back (off by ~1e-7), while another order of float64 sums (off by ~1e-16) passes?"""
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(20, 30)), rng.normal(size=(30, 10))
+    want = x @ w
+    with pytest.raises(ReferenceMismatch, match="differ from the reference"):
+        compare("h", (x.astype(np.float32) @ w.astype(np.float32)).astype(np.float64), want)
+    compare("h", np.einsum("ij,jk->ik", x[:, ::-1], w[::-1]), want)
+    compare("h32", (x.astype(np.float32) @ w.astype(np.float32)), want.astype(np.float32))
