@@ -39,6 +39,7 @@ def run_all(page, base: str, token: str, notebook: str) -> None:
     page.keyboard.press("Control+b")  # hide the file browser: the screenshot shows the notebook
     page.locator(".jp-Notebook .jp-Cell").first.click()   # focus the notebook, so the menu acts on it
     for attempt in range(3):  # on a loaded machine a click can land before the menu is wired
+        accept_dialogs(page)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
         # Started: some prompt shows [*] or a count (a 'busy' flag can come and go between two polls).
@@ -49,6 +50,17 @@ def run_all(page, base: str, token: str, notebook: str) -> None:
             if attempt == 2:
                 raise
     page.wait_for_function(FINISHED, timeout=300_000, polling=1000)
+
+
+def accept_dialogs(page) -> None:
+    """Accept any modal dialog JupyterLab opened (on a loaded machine, "Select Kernel" can appear while
+    the kernel is slow to start): it would take every click meant for the menu."""
+    for _ in range(3):
+        dialog = page.locator(".jp-Dialog")
+        if not dialog.count():
+            return
+        page.locator(".jp-Dialog .jp-mod-accept").first.click(timeout=10_000)
+        dialog.first.wait_for(state="detached", timeout=10_000)
 
 
 def serve_copy(tmp_path: Path, source: Path) -> tuple[Path, Path, int]:
