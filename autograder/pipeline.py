@@ -89,14 +89,14 @@ def grade_one(job: Job) -> Graded:
         if job.sandbox == "bwrap" and bubblewrap() is None:
             raise GradingError("--sandbox bwrap was asked for, but bubblewrap is missing or does not "
                                "work here: `apt-get install bubblewrap`, or use --sandbox auto")
-        from .runner import run_notebook
+        from .runner import EMIT_NAME, run_notebook
         from .scoring import read_emitted, score
         # The job folder goes after every process of the sandbox is killed, without recursion (a student
         # can leave a chain of folders thousands deep) and without following links.
         with open_sandbox(job.limits, use_bwrap, chosen=job.sandbox == "limits") as box:
             result.sandbox = box.description
             run = run_notebook(nb, box, job.limits)
-            emitted = read_emitted(box.job / "work" / ".seqlab-emitted.jsonl")
+            emitted = read_emitted(box.job / "work" / EMIT_NAME)
         reference = pickle.loads(reference_store(job.course, job.lab).read_bytes())
         cases = json.loads(hidden_cases(job.course, job.lab).read_text())
         result.tests = score(nb, run.cells, cases, emitted, reference, _tolerances(job.course, job.lab), broken)

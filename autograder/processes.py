@@ -188,6 +188,11 @@ def processes_of(uid: Optional[int]) -> set:
     return found
 
 
+def members(uid: Optional[int], group: Optional[MemoryGroup] = None) -> set:
+    """Pids of a sandbox's processes: those running as its uid and those in its memory group."""
+    return processes_of(uid) | (group.pids() if group else set())
+
+
 def drain(uid: Optional[int], timeout: float = 10.0, group: Optional[MemoryGroup] = None) -> bool:
     """Kill every process of ``uid`` (and of ``group``) and wait until none is left (True), at most ``timeout`` s.
 
@@ -195,7 +200,7 @@ def drain(uid: Optional[int], timeout: float = 10.0, group: Optional[MemoryGroup
     moment, and while they do they count against the next kernel's process limit (it then dies
     at start, "Resource temporarily unavailable")."""
     deadline = time.monotonic() + timeout
-    while processes_of(uid) or (group and group.pids()):
+    while members(uid, group):
         if time.monotonic() > deadline:
             return False
         reap(uid, keep=set(), group=group)
@@ -209,7 +214,7 @@ def reap(uid: Optional[int], keep: set, group: Optional[MemoryGroup] = None, wai
     up to that many seconds until the killed are dead (a busy machine can take a while), so that the
     next cell never sees them. Returns how many were killed."""
     killed = set()
-    for pid in (processes_of(uid) | (group.pids() if group else set())) - keep:
+    for pid in members(uid, group) - keep:
         try:
             os.kill(pid, 9)
             killed.add(pid)

@@ -38,6 +38,10 @@ from .processes import drain, kernel_of, reap
 from .sandbox import Limits, Sandbox, kernel_env, wrap
 
 
+# The file in the working folder where the kernel emits the hidden cases' outputs (scoring reads it).
+EMIT_NAME = ".seqlab-emitted.jsonl"
+
+
 @dataclass
 class CellRun:
     """What happened when one code cell ran."""
@@ -207,7 +211,7 @@ FIRST_START_TRIES = 3
 def run_notebook(nb: nbformat.NotebookNode, box: Sandbox, limits: Limits) -> Execution:
     """Execute ``nb`` (modified in place) in ``box``; returns what each cell did."""
     job, uid = box.job, box.uid
-    emit_file = job / "work" / ".seqlab-emitted.jsonl"
+    emit_file = job / "work" / EMIT_NAME
     sandbox = {"job": job, "env": kernel_env(job, emit_file), "limits": limits, "uid": uid,
                "use_bwrap": box.use_bwrap, "group": box.group}
     manager = type("JobKernelManager", (SandboxKernelManager,), {"sandbox": sandbox})
@@ -289,7 +293,7 @@ def _over_budget(job: Path, limits: Limits, index: int) -> Optional[CellRun]:
         return None
     with os.scandir(job / "work") as entries:
         for entry in entries:
-            if entry.name != ".seqlab-emitted.jsonl":
+            if entry.name != EMIT_NAME:
                 remove_tree(entry.path)
     return CellRun(index, "died", f"this cell filled the notebook's folder past its budget ({limits.disk_mb} MB, "
                    f"{limits.files:,} files; {used / 2**20:,.0f} MB in {files:,}{'+' if files > limits.files else ''} "

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 from .jobfolder import job_folder, make_job
-from .processes import MemoryGroup, claim_uid, libc, processes_of
+from .processes import MemoryGroup, claim_uid, libc, members
 
 
 @dataclass
@@ -179,7 +179,7 @@ class Sandbox:
     description: str = ""               # the isolation line the TA sees
 
     def processes(self) -> set:
-        return processes_of(self.uid) | (self.group.pids() if self.group else set())
+        return members(self.uid, self.group)
 
 
 @contextlib.contextmanager
