@@ -40,7 +40,7 @@ from .results import SubmissionResult, TestResult, load_result, save_result
 from .sandbox import Limits, bubblewrap, open_sandbox
 
 # Bump when grading rules change: saved results with another version are graded again.
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 
 
 @dataclass

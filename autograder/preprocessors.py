@@ -7,8 +7,9 @@
   ``[stderr] `` (the text stays visible in the feedback); only real errors cost points.
 - ``HideHiddenTests`` (feedback): nbgrader 0.9.6 renders the autograded notebook, which holds
   the hidden tests restored from the source, and a failing hidden test's traceback quotes its
-  source lines. In every cell that had a hidden-test region the region is removed and error
-  tracebacks are cut to their last line (``ReferenceMismatch: hidden case …``).
+  source lines. In every cell that had a hidden-test region the region is removed, error
+  tracebacks are cut to their last line (``ReferenceMismatch: hidden case …``), and an error raised
+  in the hidden region keeps only its name (a check's message there holds values the student never saw).
 
 The rules are the functions ``demote_stderr`` and ``hide_hidden_tests``; they take and return a
 notebook cell (``NotebookNode``) and need no kernel, in the spirit of nbgrader's ``utils.py``.
@@ -32,6 +33,7 @@ BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
 END_HIDDEN = "END HIDDEN TESTS"
 STDERR_PREFIX = "[stderr] "
 HIDDEN_LINE = "[hidden test line removed]"
+HIDDEN_ERROR = "raised in a hidden test (other shapes or inputs): the grade for this cell says what to test"
 # Hidden-test lines shorter than this (``)``, ``else:``) are too common to be worth hiding.
 MIN_HIDDEN_LINE = 12
 BINARY_MIMES = ("image/png", "image/jpeg", "image/gif")   # base64: no source text in them
@@ -71,14 +73,44 @@ def strip_hidden_tests(source: str) -> Tuple[str, bool]:
     return "\n".join(kept), found
 
 
+def hidden_begin(source: str) -> Optional[int]:
+    """The line number (1-based) of the ``BEGIN HIDDEN TESTS`` line of a cell's ``source``, or None."""
+    return next((i + 1 for i, line in enumerate(source.split("\n")) if BEGIN_HIDDEN in line), None)
+
+
+def hidden_part(source: str) -> str:
+    """The hidden tests of a cell's ``source``, from the ``BEGIN HIDDEN TESTS`` line (kept, with the
+    stage mark the grader puts after it) to the end, below as many comment lines as the visible part
+    had (IPython drops leading blank ones), so that a traceback's line numbers are the whole cell's;
+    "" when it has none."""
+    begin = hidden_begin(source)
+    return "" if begin is None else "#\n" * (begin - 1) + "\n".join(source.split("\n")[begin - 1:])
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-[^>]*>|File <[^>]*>), line (\d+)")
+
+
+def error_stage(output, begin: Optional[int]) -> str:
+    """Where in its cell an error output was raised, from the traceback's line in that cell: "hidden"
+    (below line ``begin``, the ``BEGIN HIDDEN TESTS`` line), "visible", or "unknown" (no traceback to read)."""
+    found = CELL_LINE.search(ANSI.sub("", "\n".join(str(t) for t in output.get("traceback") or [])))
+    if found is None:
+        return "unknown"
+    return "hidden" if begin is not None and int(found.group(1)) > begin else "visible"
+
+
 def hide_hidden_tests(cell: NotebookNode) -> NotebookNode:
     """Remove hidden-test regions from the cell and cut its tracebacks to the final line."""
     if cell.get("cell_type") != "code":
         return cell
+    begin = hidden_begin(str(cell.get("source", "")))
     cell["source"], found = strip_hidden_tests(cell.get("source", ""))
     if found:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
+                if error_stage(out, begin) == "hidden":   # a check's message there names unseen values
+                    out["evalue"] = HIDDEN_ERROR
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
     return cell
 

@@ -31,9 +31,12 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete, CellTimeoutError, DeadKernelError
 
+from seqlab.checks import blamed_part
+
 from .course import GradingError
 from .reading import safe_markdown, scrub, scrub_text
 from .jobfolder import empty_job, folder_usage, fresh_home, remove_tree
+from .preprocessors import hidden_part, is_grade_cell
 from .processes import drain, kernel_of, reap
 from .sandbox import Limits, Sandbox, kernel_env, wrap
 
@@ -51,6 +54,9 @@ class CellRun:
     error: str = ""               # "ename: evalue" for an error; a sentence otherwise
     seconds: float = 0.0
     ended_kernel: bool = False    # the cell called exit(): its kernel stops right after it
+    # A grade cell whose visible test put the blame on an earlier part: how its hidden tests then ran
+    # (scoring grades the part on them when that earlier part lost its own points)
+    after_blame: Optional["CellRun"] = None
 
 
 class KernelStartError(GradingError):
@@ -350,6 +356,25 @@ def _stop(client: _Client) -> None:
 
 
 def _run_cell(client: _Client, cell, index: int, timeout: float) -> CellRun:
+    """Run one cell. A grade cell whose visible test failed with a blame of an earlier part
+    (``seqlab.checks.blamed_part``) goes on with its hidden tests, which run the part with the tests'
+    own earlier parts: their run is kept in ``after_blame`` (outputs added to the cell's)."""
+    run = _execute(client, cell, index, timeout)
+    name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+    rest = hidden_part(str(cell.get("source", ""))) if is_grade_cell(cell) else ""
+    if run.status != "error" or run.ended_kernel or not rest or blamed_part(run.error, name) is None:
+        return run
+    part = nbformat.v4.new_code_cell(rest)
+    after = _execute(client, part, index, max(1.0, timeout - run.seconds))
+    client.nb.cells[index] = cell          # nbclient put the part in the cell's place
+    cell.outputs.extend(part.outputs)
+    seconds = run.seconds + after.seconds
+    if after.status in ("timeout", "died"):
+        return CellRun(index, after.status, after.error, seconds)
+    return CellRun(index, run.status, run.error, seconds, ended_kernel=after.ended_kernel, after_blame=after)
+
+
+def _execute(client: _Client, cell, index: int, timeout: float) -> CellRun:
     client.timeout = max(1, int(timeout))
     cell.outputs = []
     start = time.monotonic()

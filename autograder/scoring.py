@@ -5,7 +5,9 @@ hidden tests emitted (``seqlab.grading`` in emit mode: numbers only, decoded wit
 and the reference outputs recorded at release, which never enter the sandbox. A grade cell
 earns its points only when every hidden case it recorded at release was emitted and matches the
 reference, its visible tests ran without error, and its code breaks no static rule
-(``rules.py``). Each case is emitted before any in-kernel check runs, so a submission that
+(``rules.py``). A visible test that failed only to blame an earlier part that lost its own points
+is excused: the part's hidden tests, which run it with the tests' own earlier parts, decide alone,
+and strictly (``after_blame``), so a correct part earns its points on its own merit. Each case is emitted before any in-kernel check runs, so a submission that
 patches the check helpers, redefines ``matches_reference`` or hides its tracebacks gains
 nothing: the cases are compared here, with the grader's own copy of the comparison code. An
 in-kernel check that fails in the hidden part only names the failure; it never overrules cases
@@ -23,9 +25,10 @@ import stat
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from seqlab.checks import blamed_part
 from seqlab.grading import ReferenceMismatch, compare, decode, stage_key
 
-from .preprocessors import BEGIN_HIDDEN
+from .preprocessors import error_stage as output_stage, hidden_begin
 from .repair import definitions
 from .results import TestResult
 from .runner import CellRun
@@ -79,16 +82,19 @@ CHECK_ERRORS = ("CheckFailed", "AssertionError", "ReferenceMismatch")
 def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
                emitted: Mapping[str, Any], reference: Mapping[str, Any],
                tolerances: Optional[Mapping[str, Sequence[float]]] = None,
-               broken: Optional[str] = None, stage: str = "visible") -> TestResult:
+               broken: Optional[str] = None, stage: str = "visible", excused: Optional[str] = None) -> TestResult:
     """The verdict for one grade cell (see the module docstring for the rule). ``broken`` is the
     static rule the part's code breaks (``autograder.rules``), which costs the points whatever ran;
-    ``stage`` is where an error was raised: "visible", "hidden" or "unknown" (``error_stage``)."""
+    ``stage`` is where an error was raised: "visible", "hidden" or "unknown" (``error_stage``);
+    ``excused``: the earlier part whose failure excuses the visible test's (``excused_by``)."""
     def result(status: str, message: str = "") -> TestResult:
         return TestResult(name, points if status == "passed" else 0.0, points, status,
                           _short(message), round(run.seconds, 3))
 
     if broken:
         return result("forbidden", broken)
+    if excused is not None:
+        return result(*after_blame(name, excused, run, cases, emitted, reference, tolerances))
     hidden = stage == "hidden" or stage_key(name) in emitted
     ename = run.error.split(":", 1)[0].strip()
     if run.status == "error" and not OUT_OF_MEMORY.search(run.error) and (hidden or stage == "unknown"):
@@ -120,6 +126,35 @@ def score_cell(name: str, points: float, run: CellRun, cases: Sequence[str],
     return result(*verdict) if verdict is not None else result("passed")
 
 
+def excused_by(name: str, run: CellRun, earlier: Mapping[str, bool]) -> Optional[str]:
+    """The earlier part whose failure excuses the visible test of ``name``: the one its error blames
+    (``seqlab.checks.blamed_part``), when that part's own cell, scored here before (``earlier``: grade
+    id -> passed), lost its points. The blame is the kernel's word; that the blamed part failed is
+    the grader's, so a blame made up to skip the visible test gains nothing."""
+    part = blamed_part(run.error, name) if run.status == "error" else None
+    return part if part is not None and earlier.get(part) is False else None
+
+
+def after_blame(name: str, part: str, run: CellRun, cases: Sequence[str], emitted: Mapping[str, Any],
+                reference: Mapping[str, Any], tolerances=None) -> Tuple[str, str]:
+    """(status, message) of a part whose visible test was excused: its hidden tests, which run it with
+    the tests' own ``part`` in place of the student's, decide. They must run to the end without an
+    error (the visible checks run again in them) and every case must match the reference."""
+    after = run.after_blame
+    if after is None or after.status != "ok" or not cases:
+        if after is not None and after.status == "error" and blamed_part(after.error, name) is None:
+            ename = after.error.split(":", 1)[0].strip()
+            what = "differs from the reference" if ename in CHECK_ERRORS else f"raised {after.error}"
+            return "hidden_failed", (f"{run.error}\nWith the tests' own {part} in its place, {name} still fails: a "
+                                     f"hidden case (other shapes or inputs) {what}")
+        return "failed", run.error
+    verdict = cases_verdict(cases, emitted, reference, tolerances)
+    if verdict is not None:
+        return verdict[0], f"{run.error}\nWith the tests' own {part} in its place, {name} still fails: {verdict[1]}"
+    return "passed", (f"{name} was graded on its hidden cases, run with the tests' own {part} in place of yours "
+                      f"(yours fails its own test): they all match")
+
+
 def cases_verdict(cases: Sequence[str], emitted: Mapping[str, Any], reference: Mapping[str, Any],
                   tolerances: Optional[Mapping[str, Sequence[float]]] = None) -> Optional[Tuple[str, str]]:
     """(status, message) of the first hidden case, in order, that was not emitted or differs from
@@ -145,11 +180,12 @@ def score(nb, runs: Mapping[int, CellRun], cases: Mapping[str, Sequence[str]],
           tolerances: Optional[Mapping[str, Sequence[float]]] = None,
           broken: Optional[Mapping[str, str]] = None) -> List[TestResult]:
     """Every grade cell of ``nb``, scored; ``broken`` maps grade ids to the static rule broken."""
-    tests = []
+    tests: List[TestResult] = []
     for index, name, points in grade_cells(nb):
         run = runs.get(index, CellRun(index, "not_run", "not run"))
+        excused = excused_by(name, run, {t.name: t.status == "passed" for t in tests})
         test = score_cell(name, points, run, cases.get(name, ()), emitted, reference, tolerances,
-                          (broken or {}).get(name), error_stage(nb.cells[index]))
+                          (broken or {}).get(name), error_stage(nb.cells[index]), excused)
         blocked = blocked_by(nb, runs, index, run) if test.status == "failed" else None
         if blocked is not None:
             test.status, test.message = blocked
@@ -184,23 +220,13 @@ def blocked_by(nb, runs: Mapping[int, CellRun], index: int, run: CellRun) -> Opt
     return None
 
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-CELL_LINE = re.compile(r"(?:Cell In\s*\[\d*\]|<ipython-input-[^>]*>|File <[^>]*>), line (\d+)")
-
-
 def error_stage(cell) -> str:
-    """Where in a grade cell its error was raised, from the traceback's line in that cell: "hidden"
-    (after the ``### BEGIN HIDDEN TESTS`` line), "visible", or "unknown" (no traceback to read)."""
-    lines = str(cell.get("source", "")).split("\n")
-    begin = next((i + 1 for i, line in enumerate(lines) if BEGIN_HIDDEN in line), None)
+    """Where in a grade cell its first error was raised: "hidden" (after the ``### BEGIN HIDDEN
+    TESTS`` line), "visible", or "unknown" (no traceback to read); ``preprocessors.error_stage``."""
+    begin = hidden_begin(str(cell.get("source", "")))
     for out in cell.get("outputs", []):
-        if out.get("output_type") != "error":
-            continue
-        trace = ANSI.sub("", "\n".join(str(t) for t in out.get("traceback") or []))
-        found = CELL_LINE.search(trace)
-        if found is None:
-            return "unknown"
-        return "hidden" if begin is not None and int(found.group(1)) > begin else "visible"
+        if out.get("output_type") == "error":
+            return output_stage(out, begin)
     return "visible"
 
 

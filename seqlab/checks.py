@@ -13,12 +13,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
-from typing import Any, Callable, Mapping, MutableMapping, Sequence
+import re
+from typing import Any, Callable, Mapping, MutableMapping, Optional, Sequence
 
 import numpy as np
 
 __all__ = ["CheckFailed", "check_shape", "check_close", "check_implemented", "check_prerequisite", "check_blaming",
-           "call_on_copies", "stand_ins", "passed"]
+           "call_on_copies", "stand_ins", "passed", "blamed_part"]
 
 # float32 carries ~7 significant digits; results computed in it are judged against this.
 FLOAT32_RTOL = 2e-4
@@ -31,6 +32,11 @@ TIME_HINTS = {
                  "backward pass: are the gradients from later steps added in, dh accumulated?)",
     "shifted": "the values are shifted by one time step: check the indices of your time loop",
 }
+
+
+# A blame, as the grader reads it from the cell's error ("CheckFailed: <name> can't be checked until
+# <part> ..."): the later part is then graded on its hidden cases, run with the tests' own <part>.
+BLAME = re.compile(r"^CheckFailed: (\w+) can't be checked until (\w+)")
 
 
 class CheckFailed(AssertionError):
@@ -65,6 +71,14 @@ def check_prerequisite(name: str, part: str, check) -> None:
             first = f"{type(err).__name__}: {first}"
         raise CheckFailed(f"{name} can't be checked until {part} passes: fix {part} first "
                           f"({first[:600]})") from None
+
+
+def blamed_part(error: str, name: str) -> Optional[str]:
+    """The earlier part that a test of ``name`` put the blame on, from the cell's error text
+    ("CheckFailed: rnn_backward can't be checked until rnn_step_backward (Part 2) passes: ..." ->
+    "rnn_step_backward"), or None when the error is no blame of ``name``'s."""
+    found = BLAME.match(error or "")
+    return found.group(2) if found and found.group(1) == name else None
 
 
 def check_blaming(name: str, check: Callable[[], Any], earlier: Mapping[str, Callable[[], Any]]) -> Any:

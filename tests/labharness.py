@@ -3,10 +3,12 @@
 nbgrader gives a test cell its points when it runs without an error, and none otherwise. This
 harness applies the same rule without a kernel: it executes the setup and exercise cells of the
 reference notebook in one namespace, swapping in replacement code for named solution cells, and
-records which grade cells raise. As the autograder does, a part whose code breaks the lab's static
-rules (``autograder.rules``: calls a test helper or a forbidden shortcut) earns nothing, whatever
-ran. It stops after the last grade cell, so the lab's training payoff is not run. It trusts the code it runs (ours), so it is for tests, never for student submissions;
-an end-to-end test checks that it agrees with the real nbgrader pipeline.
+records which grade cells raise. As the autograder does, a visible test that failed to blame an
+earlier part that lost its points hands the verdict to the cell's hidden tests, and a part whose
+code breaks the lab's static rules (``autograder.rules``: calls a test helper or a forbidden
+shortcut) earns nothing, whatever ran. It stops after the last grade cell, so the lab's training
+payoff is not run. It trusts the code it runs (ours), so it is for tests, never for student
+submissions; an end-to-end test checks that it agrees with the real nbgrader pipeline.
 """
 from __future__ import annotations
 
@@ -23,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from autograder.preprocessors import hidden_part
 from autograder.rules import describe, violations
+from autograder.runner import CellRun
+from autograder.scoring import excused_by
 from seqlab.grading import MODE_ENV, STORE_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -119,11 +124,29 @@ def run_lab(lab: str, overrides: Mapping[str, str] | None = None, store: Path | 
                              f"the cell's score ({score:g} of {points:g}): assign it (`_ = ...`)")
             except Exception as err:  # noqa: BLE001  (a failing cell is data here)
                 error, score = f"{type(err).__name__}: {err}", 0.0
+                if hidden and meta.get("grade"):
+                    error, score = _after_blame(meta["grade_id"], error, source, points, namespace, results)
             if meta.get("grade") and meta["grade_id"] in broken:
                 error, score = f"forbidden: {broken[meta['grade_id']]}", 0.0
             if meta.get("grade") and cell["cell_type"] == "code":
                 results[meta["grade_id"]] = Outcome(score, points, error)
     return results
+
+
+def _after_blame(name: str, error: str, source: str, points: float, namespace: dict,
+                 results: Mapping[str, Outcome]) -> tuple[str, float]:
+    """(error, score) of a grade cell whose visible test failed, by the grader's rule
+    (``autograder.scoring.excused_by``): a blame of an earlier part that lost its points hands the
+    verdict to the cell's hidden tests, run on; they score the part if they finish without an error."""
+    run = CellRun(0, "error", error)
+    part = excused_by(name, run, {gid: o.passed for gid, o in results.items()})
+    if part is None:
+        return error, 0.0
+    try:
+        _run_cell(MAGIC.sub("", hidden_part(source)), name, namespace)
+    except Exception as err:  # noqa: BLE001
+        return f"{error}\nWith the tests' own {part}: {type(err).__name__}: {err}", 0.0
+    return "", points
 
 
 def _run_cell(source: str, name: str, namespace: dict):

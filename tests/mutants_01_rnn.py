@@ -619,4 +619,10 @@ OWN_MERIT = [
            "da = dnext_h * (1 - next_h ** 2)",
            "da = dnext_h * (1 - next_h ** 2)\n    if da.dtype == np.float32:\n        da = 2 * da")),
      "rnn_step_backward"),
+    # the reference code *uses* the wrong earlier part: its visible test fails and blames that part,
+    # and the hidden tests, run with the tests' own steps, grade it (autograder.scoring.excused_by)
+    (M("rnn_forward", "the reference loop, over an rnn_step_forward without the bias", False,
+       rnn_step_forward=STEP_FWD.replace(" + b)", ")")), "rnn_step_forward"),
+    (M("rnn_backward", "the reference BPTT, over an rnn_step_backward without the tanh derivative", False,
+       rnn_step_backward=STEP_BWD.replace("dnext_h * (1 - next_h ** 2)", "dnext_h")), "rnn_step_backward"),
 ]

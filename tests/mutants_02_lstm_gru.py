@@ -648,4 +648,10 @@ OWN_MERIT = [
        lstm_step_forward=LSTM_STEP_FWD, lstm_step_backward=LSTM_STEP_BWD.replace(
            "do = dnext_h * tc", "do = dnext_h * tc * (2 if tc.dtype == np.float32 else 1)")),
      "lstm_step_backward"),
+    # the reference code uses the wrong earlier part: its visible test blames it, the hidden tests grade it
+    (M("lstm_forward", "the reference loop, over an lstm_step_forward with f and i swapped", False,
+       lstm_step_forward=LSTM_STEP_FWD.replace("next_c = f * prev_c + i * g", "next_c = i * prev_c + f * g")),
+     "lstm_step_forward"),
+    (M("lstm_backward", "the reference BPTT, over an lstm_step_backward that ignores dnext_c", False,
+       lstm_step_backward=LSTM_STEP_BWD.replace("dc = dnext_c + dnext_h", "dc = dnext_h")), "lstm_step_backward"),
 ]

@@ -748,3 +748,12 @@ def negative_sampling_distribution(counts, power=0.75):
     return c
 """),
 ]
+
+# ---------------------------------------------------------------- fair blame: a part judged on its own merit
+# (mutant, the earlier part it overrides with a wrong one; see OWN_MERIT in mutants_01_rnn.py). The
+# reference CBOW calls the wrong sgns_loss_and_grads: its visible test blames it, and the hidden tests,
+# run with the tests' own sgns_loss_and_grads, grade it.
+OWN_MERIT = [
+    (M("cbow_loss_and_grads", "the reference CBOW, over an sgns_loss_and_grads without the 1/N", False,
+       sgns_loss_and_grads=SGNS.format(body=SG_OK_BODY.replace("/ N", "/ 1"))), "sgns_loss_and_grads"),
+]

@@ -594,3 +594,14 @@ MUTANTS += [
     M("corpus_bleu", "sorts each hypothesis's references in place", True,
       corpus_bleu=_bleu(rlen="(refs.sort(key=len), min(refs, key=lambda r: abs(len(r) - len(hyp))))[1]")),
 ]
+
+# ---------------------------------------------------------------- fair blame: a part judged on its own merit
+# (mutant, the earlier part it overrides with a wrong one; see OWN_MERIT in mutants_01_rnn.py). The
+# reference loss calls the wrong decoder_step: its visible test blames it, and the hidden tests, run
+# with the tests' own decoder step, grade it.
+OWN_MERIT = [
+    (M("seq2seq_loss", "the reference loss, over a decoder_step whose output reads the previous state", False,
+       decoder_step=_step("    context, weights = model.attend(h_prev, enc_out, src_mask)\n"
+                          "    h = model.cell(torch.cat([model.embed(y_prev), context], 1), h_prev)\n"
+                          "    logits = model.out(torch.cat([h_prev, context], 1))")), "decoder_step"),
+]

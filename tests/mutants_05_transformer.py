@@ -526,4 +526,11 @@ OWN_MERIT = [
     (M("EncoderBlock", "self-attention written out with the attn layers, over a MultiHeadAttention without W_o", False,
        MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w"), EncoderBlock=ENC_INLINE),
      "MultiHeadAttention"),
+    # the reference code uses the wrong earlier part: its visible test blames it, the hidden tests grade it
+    (M("MultiHeadAttention", "the reference module, over a Part 1 without the 1/sqrt(d_k) scaling", False,
+       **{S: _sub(SDPA, " / math.sqrt(q.shape[-1])", "")}), S),
+    (M("EncoderBlock", "the reference block, over a MultiHeadAttention without W_o", False,
+       MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w")), "MultiHeadAttention"),
+    (M("DecoderBlock", "the reference block, over a MultiHeadAttention without W_o", False,
+       MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w")), "MultiHeadAttention"),
 ]

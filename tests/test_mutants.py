@@ -101,3 +101,28 @@ def test_correct_part_keeps_its_points_over_a_wrong_earlier_part(case, stores):
     assert not results[earlier].passed, f"the wrong {earlier} of {mutant.name!r} kept its points"
     assert results[mutant.target].passed, f"{mutant.name!r} lost the points of {mutant.target}: " \
                                           f"{results[mutant.target].error}"
+
+
+def _wrong_over_wrong():
+    """(lab, a wrong mutant of a later part, the wrong earlier part's overrides, its grade id): the first
+    two wrong mutants of each later part in OWN_MERIT that replace that part alone, over the wrong
+    earlier part of the OWN_MERIT case that blames it."""
+    cases, seen = [], set()
+    for lab, merit, earlier in OWN_MERIT:
+        if (lab, merit.target, earlier) in seen:
+            continue
+        seen.add((lab, merit.target, earlier))
+        wrong_earlier = {k: v for k, v in merit.overrides.items() if k != f"{merit.target}_code"}
+        alone = [m for m in MUTANTS[lab] if m.wrong and m.target == merit.target and set(m.cells) == {m.target}]
+        cases += [(lab, m, wrong_earlier, earlier) for m in alone[:2]]
+    return cases
+
+
+@pytest.mark.parametrize("case", _wrong_over_wrong(), ids=lambda c: f"{c[0]}: {c[1].target}: {c[1].name} over a wrong {c[3]}")
+def test_wrong_part_loses_its_points_over_a_wrong_earlier_part(case, stores):
+    """When a wrong earlier part excuses a later part's visible test, do the hidden tests that then
+    decide still fail a wrong later part?"""
+    lab, mutant, wrong_earlier, earlier = case
+    results = run_lab(lab, {**wrong_earlier, **mutant.overrides}, stores(lab), until=mutant.target)
+    assert not results[earlier].passed, f"the wrong {earlier} kept its points"
+    assert not results[mutant.target].passed, f"{mutant.name!r} kept the points of {mutant.target} over a wrong {earlier}"

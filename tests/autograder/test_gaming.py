@@ -3,7 +3,9 @@
 Before the static rules and the emit-first hidden tests, a Lab 1 notebook whose every solution
 just called the notebook's own oracles scored 25/25, and zero stubs scored 22/25 by rebinding
 ``check_close`` to copy the expected array into the student's. Both are graded here with
-release → autograde → feedback, under bubblewrap where it works, beside the reference.
+release → autograde → feedback, under bubblewrap where it works, beside the reference, and
+beside an honest notebook whose one bug, in its first part, must cost that part and nothing that
+is right (its later parts run the wrong step and are graded with the tests' own, where they can be).
 """
 from __future__ import annotations
 
@@ -53,6 +55,11 @@ STUBS = {
                                     "    return np.zeros((x.shape[0], x.shape[1], w.shape[1])), None",
 }
 
+# The reference everywhere but a step forward without the bias.
+ONE_BUG = {"rnn_step_forward_code": "import numpy as np\n\ndef rnn_step_forward(x, prev_h, Wx, Wh, b):\n"
+                                    "    next_h = np.tanh(x @ Wx + prev_h @ Wh)\n"
+                                    "    return next_h, (x, prev_h, Wx, Wh, next_h)"}
+
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
@@ -60,7 +67,8 @@ def graded(tmp_path_factory):
     release(LAB, course, repo=REPO)
     released = nbformat.read(str(release_notebook(course, LAB)), as_version=4)
     source = nbformat.read(str(source_notebook(REPO, LAB)), as_version=4)
-    for student, overrides in {"reference": {}, "oracles": ORACLES, "copy_expected": STUBS}.items():
+    for student, overrides in {"reference": {}, "oracles": ORACLES, "copy_expected": STUBS,
+                                "one_bug": ONE_BUG}.items():
         folder = course / "submitted" / student / LAB
         folder.mkdir(parents=True)
         nbformat.write(fill_solutions(released, source, overrides), str(folder / f"{LAB}.ipynb"))
@@ -98,3 +106,27 @@ def test_feedback_names_the_rule_not_the_hidden_values(graded):
     course, _ = graded
     page = next(p for p in feedback(course, LAB, "oracles") if p.name == f"{LAB}.html").read_text()
     assert "a test helper" in page and "BEGIN HIDDEN TESTS" not in page
+
+
+def test_one_bug_costs_its_part_and_the_parts_that_cannot_be_isolated_from_it(graded):
+    """Does a wrong rnn_step_forward cost its own points and rnn_step_backward's (whose cache it makes,
+    blamed by name), while rnn_forward and rnn_backward, which call it, earn theirs on their hidden cases?"""
+    _, results = graded
+    by_name = {t.name: t for t in results["one_bug"].tests}
+    assert by_name["rnn_step_forward"].points == 0
+    assert by_name["rnn_step_backward"].points == 0
+    assert "rnn_step_backward can't be checked until rnn_step_forward (Part 1) passes" in by_name["rnn_step_backward"].message
+    for part in ("rnn_forward", "rnn_backward"):
+        assert by_name[part].status == "passed", (part, by_name[part].message[:300])
+        assert "the tests' own rnn_step_forward" in by_name[part].message
+    assert results["one_bug"].score == 25 - 2 - 3
+
+
+def test_one_bug_feedback_shows_the_blame_and_no_hidden_check_message(graded):
+    """Does the feedback page show the blame the visible test raised, and only the name of the error
+    the hidden tests raised after it (its message holds values of unseen inputs)?"""
+    course, _ = graded
+    page = next(p for p in feedback(course, LAB, "one_bug") if p.name == f"{LAB}.html").read_text()
+    assert "rnn_step_backward can&#39;t be checked until rnn_step_forward (Part 1) passes" in page \
+        or "rnn_step_backward can't be checked until rnn_step_forward (Part 1) passes" in page
+    assert "raised in a hidden test" in page and "BEGIN HIDDEN TESTS" not in page

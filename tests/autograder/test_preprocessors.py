@@ -75,6 +75,20 @@ def test_hide_hidden_tests_cuts_tracebacks_of_hidden_cells_only():
     assert len(visible.outputs[0].traceback) == 3
 
 
+def test_an_error_raised_in_the_hidden_tests_keeps_only_its_name():
+    """Does feedback drop the message of an error raised below the hidden-tests line (a check's message
+    there names values of inputs the student never saw), and keep a visible test's?"""
+    def raised_at(line: int, evalue: str):
+        out = error("CheckFailed", evalue)
+        out.traceback = ["Traceback", f"Cell In[7], line {line}", f"CheckFailed: {evalue}"]
+        return out
+    cell = graded_cell(raised_at(1, "visible: out[0] = 1 but expected 2"), raised_at(4, "hidden: h[0] = 0.48 but expected 0.9"),
+                       source="check()\n### BEGIN HIDDEN TESTS\nstage()\ncheck(secret)\n### END HIDDEN TESTS")
+    shown = hide_hidden_tests(cell).outputs
+    assert shown[0].evalue.startswith("visible") and "0.9" not in shown[1].evalue + "".join(shown[1].traceback)
+    assert shown[1].ename == "CheckFailed"
+
+
 def test_warning_test_cell_scores_full_when_autograded(graded):
     """Does the tiny lab's test cell that warns and writes to stderr keep its point when autograded?"""
     assert graded.table["reference"]["test_scale"] == 1

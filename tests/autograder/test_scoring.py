@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from autograder.runner import CellRun
-from autograder.scoring import grade_cells, read_emitted, score, score_cell
+from autograder.scoring import excused_by, grade_cells, read_emitted, score, score_cell
 from labfactory import tiny_lab
 from seqlab.grading import encode
 
@@ -143,3 +143,42 @@ def test_a_test_that_failed_because_its_definition_timed_out_says_so():
     assert tests["test_add"].status == "timeout"
     assert "the cell that defines `add` timed out" in tests["test_add"].message
     assert "regrade" in tests["test_add"].message
+
+
+BLAME = "CheckFailed: test_f can't be checked until part_a (Part 1) passes: fix part_a (Part 1) first (out is wrong)"
+
+
+def blamed(after: CellRun | None, emitted, earlier_passed: bool):
+    run = CellRun(3, "error", BLAME, after_blame=after)
+    part = excused_by("test_f", run, {"part_a": earlier_passed})
+    return score_cell("test_f", 2.0, run, ("k/a", "k/b"), emitted, REFERENCE, excused=part)
+
+
+def test_a_blame_of_a_failed_earlier_part_hands_the_verdict_to_the_hidden_cases():
+    """Does a later part whose visible test only blamed an earlier part that lost its own points earn
+    them when its hidden cases, run with the tests' own earlier part, all match, with a note saying so?"""
+    t = blamed(CellRun(3, "ok"), dict(REFERENCE), earlier_passed=False)
+    assert (t.status, t.points) == ("passed", 2.0) and "part_a" in t.message
+
+
+@pytest.mark.parametrize("after, emitted, earlier_passed", [
+    (CellRun(3, "ok"), dict(REFERENCE), True),          # the blamed part earned its points: the blame is not believed
+    (CellRun(3, "ok"), {"k/a": np.arange(3.0), "k/b": np.zeros(2)}, False),   # a hidden case differs
+    (CellRun(3, "ok"), {"k/a": np.arange(3.0)}, False),                       # a case never emitted
+    (CellRun(3, "error", "CheckFailed: out[0] = 1 but expected 2"), dict(REFERENCE), False),  # a check failed
+    (CellRun(3, "error", BLAME), dict(REFERENCE), False),                     # still blamed: nothing isolated it
+    (None, dict(REFERENCE), False),                                           # the hidden part never ran
+])
+def test_a_blame_is_excused_only_by_hidden_cases_that_all_run_and_match(after, emitted, earlier_passed):
+    """Does an excused part still score zero unless its hidden tests ran to the end and matched, and is a
+    blame of a part that passed (a student's own raise, say) never an excuse?"""
+    t = blamed(after, emitted, earlier_passed)
+    assert t.points == 0 and t.message.startswith(BLAME)
+    assert "expected 2" not in t.message
+
+
+def test_a_blame_names_its_own_part_only():
+    """Is a blame another cell's test raised (or one made up with another name) no excuse here?"""
+    run = CellRun(3, "error", BLAME.replace("test_f", "other_part"), after_blame=CellRun(3, "ok"))
+    assert excused_by("test_f", run, {"part_a": False}) is None
+    assert excused_by("test_f", CellRun(3, "error", "CheckFailed: out is wrong"), {"part_a": False}) is None
