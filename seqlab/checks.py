@@ -112,7 +112,7 @@ def call_on_copies(fn: Callable, *args, emit_inputs: bool = False) -> Any:
     for i, (before, after) in enumerate(zip(args, given)):
         if not _same(before, after):
             name = names[i] if i < len(names) else f"argument {i + 1}"
-            raise CheckFailed(f"{getattr(fn, '__name__', 'the function')} changed its input {name} in place: leave "
+            raise CheckFailed(f"{_called(fn)} changed its input {name} in place: leave "
                               "the caller's inputs as they are (build new arrays: x = x + y, not x += y, "
                               "x[...] = ..., a masked_fill_ or a list.sort() on an input)")
     return result
@@ -133,6 +133,13 @@ def stand_ins(namespace: MutableMapping[str, Any], **parts):
                 namespace[name] = saved[name]
             else:
                 namespace.pop(name, None)
+
+
+def _called(fn) -> str:
+    """How to name ``fn`` in a message: ``LSTM.forward`` for a method of a student's module, else its name."""
+    owner = getattr(fn, "__self__", None)
+    name = getattr(fn, "__name__", "the function")
+    return f"{type(owner).__name__}.{name}" if owner is not None and not inspect.ismodule(owner) else name
 
 
 def _is_module(x) -> bool:

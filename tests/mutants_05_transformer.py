@@ -17,7 +17,7 @@ SDPA = """
 def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
     T_q, T_k = q.shape[-2], k.shape[-2]
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    keep = torch.ones(T_q, T_k, dtype=torch.bool)
+    keep = torch.ones(T_q, T_k, dtype=torch.bool, device=q.device)
     if causal:
         keep = torch.tril(keep)
     if mask is not None:
@@ -105,6 +105,18 @@ DEC = DEC_INIT + """        a = self.ln1(x)
 """
 
 
+# the decoder's causal-and-padding mask as one explicit (N, T, T) tensor
+DEC_EXPLICIT = DEC_INIT + """        N, T, _ = x.shape
+        keep = torch.tril(torch.ones(T, T, dtype=torch.bool, device=x.device)).expand(N, T, T)
+        if tgt_mask is not None:
+            keep = keep & tgt_mask[:, None, :]
+        a = self.ln1(x)
+        x = x + self.self_attn(a, a, a, keep)[0]
+        x = x + self.cross_attn(self.ln2(x), memory, memory, sm)[0]
+        return x + self.ff(self.ln3(x))
+"""
+
+
 def _sub(text: str, old: str, new: str) -> str:
     assert old in text, old
     return text.replace(old, new)
@@ -182,16 +194,16 @@ import torch
 import torch.nn.functional as F
 
 
-def _allowed(T_q, T_k, mask, causal):
+def _allowed(T_q, T_k, mask, causal, device):
     # (T_q, T_k) or broadcast with the mask: True = may attend
-    keep = torch.ones(T_q, T_k, dtype=torch.bool)
+    keep = torch.ones(T_q, T_k, dtype=torch.bool, device=device)
     if causal:
         keep = keep.tril()
     return keep if mask is None else keep & mask
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
-    keep = _allowed(q.shape[-2], k.shape[-2], mask, causal)
+    keep = _allowed(q.shape[-2], k.shape[-2], mask, causal, q.device)
     scores = torch.matmul(q, k.mT) * (1.0 / math.sqrt(q.size(-1)))
     w = F.softmax(scores.masked_fill(~keep, -math.inf), dim=-1).masked_fill(~keep, 0.0)
     return torch.matmul(w, v), w
@@ -212,7 +224,7 @@ def split_heads(x, h):
         k = split_heads(linear(key, self.W_k.weight, self.W_k.bias), self.h)
         v = split_heads(torch.nn.functional.linear(value, self.W_v.weight, self.W_v.bias), self.h)
         scores = torch.einsum("nhqd,nhkd->nhqk", q, k) / math.sqrt(self.d_k)
-        keep = torch.ones(T_q, T_k, dtype=torch.bool)
+        keep = torch.ones(T_q, T_k, dtype=torch.bool, device=query.device)
         if causal:
             keep = keep.tril()
         if mask is not None:
@@ -225,9 +237,9 @@ def split_heads(x, h):
 MHA_FUSED_OUTPUT = MHA_INIT + """        q = self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)
         k = self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)
         v = self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)
-        keep = torch.ones(N, 1, T_q, T_k, dtype=torch.bool)
+        keep = torch.ones(N, 1, T_q, T_k, dtype=torch.bool, device=query.device)
         if causal:
-            keep = keep & torch.ones(T_q, T_k, dtype=torch.bool).tril()
+            keep = keep & torch.ones(T_q, T_k, dtype=torch.bool, device=query.device).tril()
         if mask is not None:
             keep = keep & mask[:, None]
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=keep)            # allowed here: Part 1 is graded apart
@@ -274,8 +286,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
     if mask is not None:
         allowed = allowed & mask
     if causal:
-        i = torch.arange(T_q)[:, None]
-        j = torch.arange(T_k)[None, :]
+        i = torch.arange(T_q, device=q.device)[:, None]
+        j = torch.arange(T_k, device=q.device)[None, :]
         allowed = allowed & (j <= i)
     s = torch.where(allowed, s, torch.full_like(s, -math.inf))
     s_max = s.amax(dim=-1, keepdim=True)
@@ -405,11 +417,11 @@ class EncoderBlock(nn.Module):
 
     def forward(self, x, mask=None, causal=False):
         N, T, _ = x.shape
-        keep = torch.ones(N, T, T, dtype=torch.bool)
+        keep = torch.ones(N, T, T, dtype=torch.bool, device=x.device)
         if mask is not None:
             keep = keep & mask[:, None, :].expand(N, T, T)
         if causal:
-            keep = keep & torch.ones(T, T, dtype=torch.bool).tril()
+            keep = keep & torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
         normed = self.ln1(x)
         h = x + self.attn(normed, normed, normed, mask=keep)[0]
         return h + self.ff[2](self.ff[1](self.ff[0](self.ln2(h))))
@@ -428,15 +440,7 @@ class EncoderBlock(nn.Module):
       "self.cross_attn(b, memory, memory, sm)", "self.cross_attn(b, memory, memory)")),
     M("DecoderBlock", "memory normalised with ln2 as well", True, DecoderBlock=_sub(DEC,
       "self.cross_attn(b, memory, memory, sm)", "self.cross_attn(b, self.ln2(memory), self.ln2(memory), sm)")),
-    M("DecoderBlock", "explicit causal-and-padding mask tensor", False, DecoderBlock=DEC_INIT + """        N, T, _ = x.shape
-        keep = torch.tril(torch.ones(T, T, dtype=torch.bool)).expand(N, T, T)
-        if tgt_mask is not None:
-            keep = keep & tgt_mask[:, None, :]
-        a = self.ln1(x)
-        x = x + self.self_attn(a, a, a, keep)[0]
-        x = x + self.cross_attn(self.ln2(x), memory, memory, sm)[0]
-        return x + self.ff(self.ln3(x))
-"""),
+    M("DecoderBlock", "explicit causal-and-padding mask tensor", False, DecoderBlock=DEC_EXPLICIT),
     M("DecoderBlock", "nn.TransformerDecoderLayer imported by name, weights copied in (right numbers, forbidden)", True,
       DecoderBlock=DEC_BY_TORCH),
 ]
@@ -491,7 +495,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
 MHA_INLINE = MHA_INIT + """        q = self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)
         k = self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)
         v = self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)
-        keep = torch.ones(T_q, T_k, dtype=torch.bool)
+        keep = torch.ones(T_q, T_k, dtype=torch.bool, device=query.device)
         if causal:
             keep = torch.tril(keep)
         if mask is not None:
@@ -508,7 +512,7 @@ ENC_INLINE = ENC_INIT + """        a = self.ln1(x)
         h, d = self.attn.h, E // self.attn.h
         heads = lambda t: t.view(N, T, h, d).transpose(1, 2)
         q, k, v = heads(self.attn.W_q(a)), heads(self.attn.W_k(a)), heads(self.attn.W_v(a))
-        keep = torch.ones(T, T, dtype=torch.bool)
+        keep = torch.ones(T, T, dtype=torch.bool, device=x.device)
         if causal:
             keep = torch.tril(keep)
         if m is not None:
@@ -533,4 +537,17 @@ OWN_MERIT = [
        MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w")), "MultiHeadAttention"),
     (M("DecoderBlock", "the reference block, over a MultiHeadAttention without W_o", False,
        MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w")), "MultiHeadAttention"),
+]
+
+# ---------------------------------------------------------------- the device: the lab trains on a GPU when there is one
+# A mask made on the CPU (no device=) breaks there; the tests run each part on the "meta" device.
+MUTANTS += [
+    M(S, "the keep mask made on the CPU (torch.ones without device=)", True,
+      **{S: _sub(SDPA, ", device=q.device)", ")")}),
+    M("MultiHeadAttention", "attention written out, its mask made on the CPU", True,
+      MultiHeadAttention=_sub(MHA_INLINE, ", device=query.device)", ")")),
+    M("EncoderBlock", "self-attention written out, its causal mask made on the CPU", True,
+      EncoderBlock=_sub(ENC_INLINE, ", device=x.device)", ")")),
+    M("DecoderBlock", "an explicit causal-and-padding mask made on the CPU", True,
+      DecoderBlock=_sub(DEC_EXPLICIT, ", device=x.device)", ")")),
 ]
