@@ -9,7 +9,7 @@ the settings that suit these labs live in one place:
 - a generous per-cell timeout (training cells run for minutes), with the kernel interrupted
   when it runs out so one runaway cell costs that cell, not the whole notebook;
 - stderr noise demoted before grades are saved (see ``preprocessors.DemoteStderr``);
-- feedback pages with hidden tests removed (see ``preprocessors.HideHiddenTests``).
+- feedback pages with hidden tests and rubrics removed (``preprocessors.HideHiddenTests``, ``DropRubrics``).
 
 nbgrader is imported inside functions so ``import autograder`` stays light.
 """
@@ -87,7 +87,7 @@ def nbgrader_config(course: Path, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -
     from nbgrader import preprocessors as nbp
     from traitlets.config import Config
 
-    from .preprocessors import DemoteStderr, HideHiddenTests
+    from .preprocessors import DemoteStderr, DropRubrics, HideHiddenTests
 
     c = Config()
     c.CourseDirectory.root = str(Path(course).resolve())
@@ -114,7 +114,7 @@ def nbgrader_config(course: Path, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -
     ]
     # nbgrader 0.9.6 renders the autograded notebook, hidden tests included; HideHiddenTests
     # runs after GetGrades (which needs the cells' grade ids, not their source).
-    c.GenerateFeedback.preprocessors = [nbp.GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [nbp.GetGrades, DropRubrics, HideHiddenTests, CSSHTMLHeaderPreprocessor]
     return c
 
 

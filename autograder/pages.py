@@ -39,7 +39,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")            # all control char
 STATUS_COLOURS = {
     "passed": "#2e7d32", "failed": "#c62828", "hidden_failed": "#ef6c00", "forbidden": "#6a1b9a", "timeout": "#1565c0",
     "memory": "#00838f", "died": "#5d4037", "missing": "#8e24aa", "not_run": "#9e9e9e",
-    "unreadable": "#616161", "ungraded": "#212121",
+    "unreadable": "#616161", "ungraded": "#212121", "graded": "#558b2f", "needs_grading": "#f9a825",
 }
 
 CSS = """

@@ -104,12 +104,22 @@ def grade_one(job: Job) -> Graded:
         if run.restarts:
             result.repairs.append(f"the kernel was restarted {run.restarts} time(s) after a crash or timeout")
         _mark_hidden_failures(nb, result.tests)
+        _add_rubrics(nb, job.course, job.lab)
         return Graded(_timed(result, start), nbformat.writes(nb))
     except Exception as err:  # the grader's own failure: say so, never lose the other students
         result.problem = f"the grader failed on this submission: {type(err).__name__}: {err}"
         result.tests = _all(template, "ungraded", result.problem)
         print(traceback.format_exc(), file=sys.stderr)
         return Graded(_timed(result, start))
+
+
+def _add_rubrics(nb, course: Path, lab: str) -> None:
+    """The TA's copy (what the formgrader shows) gets each written answer's rubric, from the course's
+    source notebook, right below the answer; feedback drops it (``written.drop_rubrics``)."""
+    from .written import add_rubrics, rubrics
+    source = Path(course) / "source" / lab / f"{lab}.ipynb"
+    if source.exists():
+        add_rubrics(nb, rubrics(nbformat.read(str(source), as_version=4)))
 
 
 def _tolerances(course: Path, lab: str) -> dict:
@@ -121,7 +131,9 @@ def _tolerances(course: Path, lab: str) -> dict:
 
 def _all(template, status: str, message: str) -> List[TestResult]:
     from .scoring import grade_cells
-    return [TestResult(name, 0.0, points, status, message[:2000]) for _, name, points in grade_cells(template)]
+    from .written import written_cells
+    return [TestResult(name, 0.0, points, status, message[:2000])
+            for _, name, points in sorted(grade_cells(template) + written_cells(template))]
 
 
 def _timed(result: SubmissionResult, start: float) -> SubmissionResult:
@@ -236,6 +248,9 @@ def write(course: Path, graded: Graded) -> None:
             try:
                 grade = gb.find_grade(test.name, r.lab, r.lab, r.student)
             except Exception:
+                continue
+            if test.status == "needs_grading":   # a written answer: the TA's to grade (again, if it was)
+                grade.auto_score, grade.needs_manual_grade = None, True
                 continue
             grade.auto_score = test.points
             grade.needs_manual_grade = grade.manual_score is not None   # nbgrader's SaveAutoGrades rule

@@ -1,10 +1,11 @@
-"""Our two nbgrader preprocessors, each a thin wrapper over a pure function on one cell.
+"""Our nbgrader preprocessors, each a thin wrapper over a pure function.
 
 - ``DemoteStderr`` (autograde, between LimitOutput and SaveAutoGrades): nbgrader's
   ``utils.determine_grade`` gives zero to a grade cell with *any* ``stderr`` stream output, so
   a PyTorch or NumPy warning, or a progress bar, would zero a correct answer. In a grade cell
   that raised no error, stderr streams become stdout streams whose lines start with
   ``[stderr] `` (the text stays visible in the feedback); only real errors cost points.
+- ``DropRubrics`` (feedback): the TA-only rubric cells below written answers are removed.
 - ``HideHiddenTests`` (feedback): nbgrader 0.9.6 renders the autograded notebook, which holds
   the hidden tests restored from the source, and a failing hidden test's traceback quotes its
   source lines. In every cell that had a hidden-test region the region is removed, error
@@ -180,3 +181,11 @@ class HideHiddenTests(_CellRule):
     """Feedback step: no hidden test source reaches a student."""
 
     rule = staticmethod(hide_hidden_tests)
+
+
+class DropRubrics(NbGraderPreprocessor):
+    """Feedback step: the TA-only cells holding written answers' rubrics (``written.add_rubrics``) go."""
+
+    def preprocess(self, nb, resources):
+        from .written import drop_rubrics
+        return drop_rubrics(nb), resources

@@ -50,10 +50,12 @@ def feedback_pages(course: os.PathLike, lab: str, student: Optional[str] = None)
     (in that order: nbgrader clears the student's feedback folder first); returns both kinds."""
     from .pages import write_pages
     from .results import load_results
+    from .written import with_written_grades
 
     course = Path(course).resolve()
     pages = feedback(course, lab, student)
-    results = [r for r in load_results(course, lab) if student is None or r.student == student]
+    results = [r for r in with_written_grades(course, lab, load_results(course, lab))
+               if student is None or r.student == student]
     return sorted(pages + write_pages(course, lab, results))
 
 
@@ -62,9 +64,10 @@ def export_all(course: os.PathLike, lab: str) -> Dict[str, Path]:
     per-test CSV, Gradescope results and the class report. Returns name -> path."""
     from .exports import class_report, export_gradescope, export_tests_csv
     from .results import load_results
+    from .written import with_written_grades
 
     course = Path(course).resolve()
-    results = load_results(course, lab)
+    results = with_written_grades(course, lab, load_results(course, lab))
     folder = course / "exports" / lab
     export_gradescope(results, folder / "gradescope")
     return {

@@ -4,8 +4,8 @@ Every later step reads these records, never a kernel: the gradebook writer, the 
 the CSV and Gradescope exports and the class report. One ``SubmissionResult`` is saved as JSON
 per student and lab under ``<course>/results/<lab>/<student>.json``; a rerun replaces it.
 
-A test is one nbgrader grade cell. Its status is one of ``STATUSES``; only ``passed`` earns
-points (the labs grade each cell all or nothing).
+A test is one nbgrader grade cell. Its status is one of ``STATUSES``; a code cell earns its
+points only when ``passed`` (all or nothing), a written answer what the TA gives it (``written.py``).
 """
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ STATUSES: Dict[str, str] = {
     "not_run": "the cell was not run (the notebook's time limit was reached, or an earlier crash)",
     "unreadable": "the submitted file is not a notebook that could be read",
     "ungraded": "the cell was not graded because the grader itself failed; rerun autograde",
+    "needs_grading": "a written answer, waiting for the TA to grade it by hand",
+    "graded": "a written answer, graded by the TA (the message is the TA's comment)",
 }
 
 
@@ -47,7 +49,7 @@ class TestResult:
 
     @property
     def passed(self) -> bool:
-        return self.status == "passed"
+        return self.status == "passed" or (self.status == "graded" and self.points >= self.max_points)
 
 
 @dataclass

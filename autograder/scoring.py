@@ -32,6 +32,7 @@ from .preprocessors import error_stage as output_stage, hidden_begin
 from .repair import definitions
 from .results import TestResult
 from .runner import CellRun
+from .written import written_cells, written_result
 
 # Longest message kept per test (a student's exception text can be anything).
 MESSAGE_CHARS = 2000
@@ -179,9 +180,14 @@ def score(nb, runs: Mapping[int, CellRun], cases: Mapping[str, Sequence[str]],
           emitted: Mapping[str, Any], reference: Mapping[str, Any],
           tolerances: Optional[Mapping[str, Sequence[float]]] = None,
           broken: Optional[Mapping[str, str]] = None) -> List[TestResult]:
-    """Every grade cell of ``nb``, scored; ``broken`` maps grade ids to the static rule broken."""
+    """Every grade cell of ``nb``, scored, in notebook order (a written answer as ``needs_grading``);
+    ``broken`` maps grade ids to the static rule broken."""
     tests: List[TestResult] = []
-    for index, name, points in grade_cells(nb):
+    written = {i: p for i, _, p in written_cells(nb)}
+    for index, name, points in sorted(grade_cells(nb) + written_cells(nb)):
+        if index in written:           # a TA grades it; nothing the kernel did counts
+            tests.append(written_result(nb.cells[index], points))
+            continue
         run = runs.get(index, CellRun(index, "not_run", "not run"))
         excused = excused_by(name, run, {t.name: t.status == "passed" for t in tests})
         test = score_cell(name, points, run, cases.get(name, ()), emitted, reference, tolerances,

@@ -80,9 +80,34 @@ def tiny_lab() -> nbformat.NotebookNode:
     return nb
 
 
-def write_tiny_repo(root: Path, lab: str = TINY_LAB) -> Path:
-    """Write a repository skeleton holding ``solutions/<lab>.ipynb`` and an empty ``labs/``."""
+# Text that appears only in a written question's model answer and rubric: no student may see it.
+RUBRIC_MARK = "rubric_only_phrase"
+
+
+def written_answer_cell(grade_id: str, text: str, points: float) -> nbformat.NotebookNode:
+    """A written answer: a markdown cell a TA grades by hand (nbgrader grade + solution)."""
+    meta = _meta(grade_id, grade=True, solution=True, points=points)
+    cell = new_markdown_cell(text, metadata=meta)
+    cell.id = grade_id
+    return cell
+
+
+def tiny_lab_with_question() -> nbformat.NotebookNode:
+    """The tiny lab and a written question worth 2 points, ``why_scale``, after the scale test."""
+    nb = tiny_lab()
+    nb.cells += [
+        plain_cell("why_scale_md", "**Question (2 points).** Why does `scale` not need a loop?", markdown=True),
+        written_answer_cell("why_scale", "### BEGIN SOLUTION\n**Model answer.** numpy broadcasts the "
+                                         f"scalar over the array ({RUBRIC_MARK}).\n\n**Rubric.**\n"
+                                         "- 1 point: names broadcasting;\n- 1 point: says the loop runs in "
+                                         "numpy's compiled code.\n### END SOLUTION", points=2),
+    ]
+    return nb
+
+
+def write_tiny_repo(root: Path, lab: str = TINY_LAB, nb: nbformat.NotebookNode | None = None) -> Path:
+    """Write a repository skeleton holding ``solutions/<lab>.ipynb`` (the tiny lab, or ``nb``) and an empty ``labs/``."""
     (root / "solutions").mkdir(parents=True, exist_ok=True)
     (root / "labs").mkdir(exist_ok=True)
-    nbformat.write(tiny_lab(), str(root / "solutions" / f"{lab}.ipynb"))
+    nbformat.write(nb if nb is not None else tiny_lab(), str(root / "solutions" / f"{lab}.ipynb"))
     return root

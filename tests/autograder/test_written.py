@@ -1,0 +1,93 @@
+"""Written answers end to end on a tiny lab: release, autograde, the TA's grade, exports and feedback.
+
+A written question is a markdown answer cell nbgrader grades by hand. Autograde must leave it
+waiting for the TA (an empty answer scores 0 at once), the TA's copy must show the rubric right
+below the answer, the TA's score and comment must reach every export and the student's page, and
+no student-facing page may show the rubric.
+"""
+from __future__ import annotations
+
+import csv
+import json
+
+import nbformat
+import pytest
+
+from autograder import pipeline, report
+from autograder.course import gradebook, nbgrader_env, release_notebook, source_notebook
+from autograder.release import release, write_notebook
+from autograder.results import load_result
+from autograder.sandbox import Limits
+from autograder.submissions import fill_solutions
+from labfactory import RUBRIC_MARK, tiny_lab_with_question, write_tiny_repo
+
+LAB = "00_written"
+ANSWER = "Broadcasting: numpy applies the scalar to every entry, in its own compiled loop."
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    repo = write_tiny_repo(tmp_path_factory.mktemp("repo"), LAB, tiny_lab_with_question())
+    course = tmp_path_factory.mktemp("course") / "course"
+    release(LAB, course, repo=repo)
+    released = nbformat.read(str(release_notebook(course, LAB)), as_version=4)
+    source = nbformat.read(str(source_notebook(repo, LAB)), as_version=4)
+    for student, answer in {"answered": ANSWER, "blank": "YOUR ANSWER HERE"}.items():
+        write_notebook(fill_solutions(released, source, {"why_scale": answer}),
+                       course / "submitted" / student / LAB / f"{LAB}.ipynb")
+    pipeline.autograde(course, LAB, workers=1, progress=False, limits=Limits(cell_seconds=60, notebook_seconds=300))
+    return course
+
+
+def _test(course, student, name="why_scale"):
+    return next(t for t in load_result(course, LAB, student).tests if t.name == name)
+
+
+def test_the_student_notebook_has_the_question_and_no_model_answer(course):
+    """Does the released notebook ask the question with an empty answer cell, and hold no rubric?"""
+    released = nbformat.writes(nbformat.read(str(release_notebook(course, LAB)), as_version=4))
+    assert "Why does `scale` not need a loop?" in released and "YOUR ANSWER HERE" in released
+    assert RUBRIC_MARK not in released
+
+
+def test_autograde_leaves_the_answer_to_the_ta_and_zeroes_a_blank_one(course):
+    """Is an answer marked as needing manual grading (0 points until graded), and a blank one 0 with why?"""
+    answered, blank = _test(course, "answered"), _test(course, "blank")
+    assert (answered.status, answered.points, answered.max_points) == ("needs_grading", 0.0, 2.0)
+    assert (blank.status, blank.points) == ("failed", 0.0) and "no answer" in blank.message
+    assert _test(course, "answered", "test_add").status == "passed"
+    with nbgrader_env(), gradebook(course) as gb:
+        assert gb.find_grade("why_scale", LAB, LAB, "answered").needs_manual_grade
+
+
+def test_the_tas_copy_shows_the_rubric_below_the_answer(course):
+    """Does the autograded notebook (what the formgrader shows) hold the rubric right after the answer?"""
+    nb = nbformat.read(str(course / "autograded" / "answered" / LAB / f"{LAB}.ipynb"), as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "why_scale")
+    assert ANSWER in nb.cells[index].source
+    assert RUBRIC_MARK in nb.cells[index + 1].source and "1 point: names broadcasting" in nb.cells[index + 1].source
+
+
+def test_the_tas_grade_reaches_every_export_and_no_page_shows_the_rubric(course):
+    """After the TA grades the answer 1.5/2 with a comment, do the grade sheet, per-test CSV, Gradescope
+    results, class report and the student's pages carry it, and do the feedback pages leave out the rubric?"""
+    with nbgrader_env(), gradebook(course) as gb:
+        grade = gb.find_grade("why_scale", LAB, LAB, "answered")
+        grade.manual_score, grade.needs_manual_grade = 1.5, False
+        gb.find_comment("why_scale", LAB, LAB, "answered").manual_comment = "Broadcasting, yes; say where the loop runs."
+        gb.db.commit()
+    exports = report.export_all(course, LAB)
+    rows = {(r["student"], r["test"]): r for r in csv.DictReader(exports["tests"].read_text(encoding="utf-8").splitlines())}
+    assert float(rows["answered", "why_scale"]["points"]) == 1.5 and rows["answered", "why_scale"]["status"] == "graded"
+    sheet = {r["student_id"]: r for r in csv.DictReader(exports["grades"].read_text(encoding="utf-8").splitlines())}
+    assert float(sheet["answered"]["score"]) == 3 + 1.5 and float(sheet["answered"]["max_score"]) == 5
+    gradescope = json.loads((exports["gradescope"] / "answered" / "results.json").read_text())
+    assert gradescope["score"] == 4.5
+    assert "why_scale" in exports["report"].read_text()
+    pages = report.feedback_pages(course, LAB, "answered")
+    results_page = next(p for p in pages if p.name == "results.html").read_text()
+    assert "say where the loop runs" in results_page and "1.5" in results_page
+    for page in pages:
+        assert RUBRIC_MARK not in page.read_text(), f"{page.name} shows the rubric"
+    notebook_page = next(p for p in pages if p.name == f"{LAB}.html").read_text()
+    assert ANSWER in notebook_page

@@ -1,0 +1,90 @@
+"""A TA grades a written answer in nbgrader's formgrader, in a real browser, with the rubric in view.
+
+A tiny lab with one written question (2 points) is released, one student answers it, and
+autograde leaves it "needs manual grading". Headless Chromium opens the submission in the
+formgrader: the rubric must show right below the answer, and the score and comment the TA types
+there must reach the gradebook, the grade sheet, the per-test CSV and the student's page, which
+never shows the rubric.
+"""
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labserver import jupyter_lab, server_log
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder"))
+from labfactory import RUBRIC_MARK, tiny_lab_with_question, write_tiny_repo  # noqa: E402
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+LAB = "00_written"
+STUDENT = "ada"
+ANSWER = "numpy broadcasts the scalar over the array, looping in compiled code"
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    from autograder import pipeline
+    from autograder.course import release_notebook, source_notebook, write_course_config
+    from autograder.release import release, write_notebook
+    from autograder.sandbox import Limits
+    from autograder.submissions import fill_solutions
+
+    repo = write_tiny_repo(tmp_path_factory.mktemp("repo"), LAB, tiny_lab_with_question())
+    course = tmp_path_factory.mktemp("course") / "course"
+    release(LAB, course, repo=repo, cell_timeout=60)
+    released = nbformat.read(str(release_notebook(course, LAB)), as_version=4)
+    source = nbformat.read(str(source_notebook(repo, LAB)), as_version=4)
+    write_notebook(fill_solutions(released, source, {"why_scale": ANSWER}),
+                   course / "submitted" / STUDENT / LAB / f"{LAB}.ipynb")
+    pipeline.autograde(course, LAB, workers=1, progress=False, limits=Limits(cell_seconds=60, notebook_seconds=300))
+    write_course_config(course)
+    return course
+
+
+def test_ta_grades_a_written_answer_in_the_formgrader(page, artifacts, course, tmp_path):
+    """Does the formgrader show the answer with its rubric below, and does the score and comment the
+    TA types there come through in the gradebook, the exports and the student's page?"""
+    from autograder import report
+    from autograder.course import gradebook, nbgrader_env
+
+    with nbgrader_env(), gradebook(course) as gb:
+        submission = gb.find_submission_notebook(LAB, LAB, STUDENT).id
+        assert gb.find_grade("why_scale", LAB, LAB, STUDENT).needs_manual_grade
+    home = tmp_path / "home"
+    home.mkdir()
+    with jupyter_lab(course, home) as (base, token):
+        page.goto(f"{base}/formgrader?token={token}")
+        page.wait_for_selector("table tbody tr", timeout=60_000)
+        page.goto(f"{base}/formgrader/submissions/{submission}/")
+        page.wait_for_selector("#why_scale", timeout=60_000)
+        text = page.inner_text("#notebook-container")
+        page.fill("#why_scale", "1.5")
+        page.press("#why_scale", "Tab")
+        page.fill("#why_scale-comment", "Broadcasting, yes; say where the loop runs.")
+        page.press("#why_scale-comment", "Tab")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(artifacts / "formgrader_written.png"), full_page=True)
+        page.reload()                         # what the server kept, not what the page holds
+        page.wait_for_selector("#why_scale", timeout=60_000)
+        page.wait_for_function("() => document.querySelector('#why_scale').value !== ''", timeout=30_000)
+        kept = page.input_value("#why_scale"), page.input_value("#why_scale-comment")
+        log = server_log(home)
+
+    assert ANSWER in text and RUBRIC_MARK in text and "1 point: names broadcasting" in text
+    assert text.index(ANSWER) < text.index(RUBRIC_MARK), "the rubric is not below the answer"
+    assert kept == ("1.5", "Broadcasting, yes; say where the loop runs."), kept
+    assert "Traceback" not in log, f"the server logged an exception:\n{log[-3000:]}"
+    exports = report.export_all(course, LAB)
+    sheet = {r["student_id"]: r for r in csv.DictReader(exports["grades"].read_text(encoding="utf-8").splitlines())}
+    assert float(sheet[STUDENT]["score"]) == 3 + 1.5
+    tests = {r["test"]: r for r in csv.DictReader(exports["tests"].read_text(encoding="utf-8").splitlines())}
+    assert (tests["why_scale"]["status"], float(tests["why_scale"]["points"])) == ("graded", 1.5)
+    pages = report.feedback_pages(course, LAB, STUDENT)
+    assert "say where the loop runs" in next(p for p in pages if p.name == "results.html").read_text()
+    assert all(RUBRIC_MARK not in p.read_text() for p in pages)
