@@ -23,6 +23,7 @@ _EXPORTS = {
     "check_blaming": "seqlab.checks",
     "call_on_copies": "seqlab.checks",
     "stand_ins": "seqlab.checks",
+    "check_choice": "seqlab.checks",
     "passed": "seqlab.checks",
     "check_rules": "seqlab.rules",
     "seed_everything": "seqlab.runtime",

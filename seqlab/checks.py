@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, MutableMapping, Optional, Sequence
 import numpy as np
 
 __all__ = ["CheckFailed", "check_shape", "check_close", "check_implemented", "check_prerequisite", "check_blaming",
-           "call_on_copies", "stand_ins", "passed", "blamed_part"]
+           "call_on_copies", "stand_ins", "passed", "blamed_part", "check_choice"]
 
 # float32 carries ~7 significant digits; results computed in it are judged against this.
 FLOAT32_RTOL = 2e-4
@@ -46,6 +46,17 @@ class CheckFailed(AssertionError):
 def passed(message: str = "All checks passed.") -> None:
     """Print a one-line success message (the visible tests end with this)."""
     print(f"\u2714 {message}")
+
+
+def check_choice(name: str, answer, options: str) -> str:
+    """A multiple-choice answer as one lower-case letter of ``options`` (e.g. "abcd"), whatever its
+    case or spaces; CheckFailed saying what to write when it is none of them. It never says which
+    letter is right: the hidden test emits the letter and the grader compares it, outside the kernel."""
+    letter = answer.strip().lower().strip("()") if isinstance(answer, str) else None
+    if answer is None or letter not in tuple(options.lower()):
+        shown = "None (not answered yet)" if answer is None else repr(answer)[:60]
+        raise CheckFailed(f"{name} is {shown}: set it to one letter, one of {', '.join(repr(o) for o in options.lower())}")
+    return letter
 
 
 def check_implemented(value, name: str) -> None:

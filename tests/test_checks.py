@@ -210,3 +210,16 @@ def test_stand_ins_are_restored_whatever_happens():
             assert space == {"step": "oracle", "extra": 1}
             raise ValueError
     assert space == {"step": "student's"}
+
+
+def test_check_choice_takes_any_case_and_names_the_options_not_the_answer():
+    """Is " B " read as "b", and do None or "e" fail with the options listed (and no hint of the answer)?"""
+    from seqlab.checks import check_choice
+    assert check_choice("answer_forget_bias", " B ", "abcd") == "b"
+    assert check_choice("answer_forget_bias", "(c)", "abcd") == "c"
+    with pytest.raises(CheckFailed, match=r"answer_forget_bias is None \(not answered yet\): set it to one letter, one of 'a', 'b', 'c', 'd'"):
+        check_choice("answer_forget_bias", None, "abcd")
+    with pytest.raises(CheckFailed, match="'e'"):
+        check_choice("answer_forget_bias", "e", "abcd")
+    with pytest.raises(CheckFailed):
+        check_choice("answer_forget_bias", 2, "abcd")

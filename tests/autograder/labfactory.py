@@ -50,7 +50,7 @@ def tiny_lab() -> nbformat.NotebookNode:
     cells = [
         plain_cell("intro", "# Tiny lab\nAdd and scale arrays.", markdown=True),
         plain_cell("setup", "import sys\nimport warnings\nimport numpy as np\n"
-                            "from seqlab import check_close, check_rules\n"
+                            "from seqlab import check_choice, check_close, check_rules\n"
                             "from seqlab.grading import matches_reference"),
         solution_cell("add", "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n"
                              "    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION"),
@@ -93,9 +93,17 @@ def written_answer_cell(grade_id: str, text: str, points: float) -> nbformat.Not
 
 
 def tiny_lab_with_question() -> nbformat.NotebookNode:
-    """The tiny lab and a written question worth 2 points, ``why_scale``, after the scale test."""
+    """The tiny lab, a multiple-choice question ``q_pick`` (1 point, answer "b") and a written
+    question ``why_scale`` (2 points), after the scale test."""
     nb = tiny_lab()
     nb.cells += [
+        plain_cell("q_pick_md", "**Question (1 point).** `scale([1, 2], 2)` returns (a) `[1, 2]` (b) `[2, 4]` "
+                                "(c) `[1, 4]`.", markdown=True),
+        solution_cell("q_pick", "### BEGIN SOLUTION\nq_pick = \"b\"\n### END SOLUTION"),
+        grade_cell("test_q_pick", "_ = check_choice('q_pick', q_pick, 'abc')\n"
+                                  "### BEGIN HIDDEN TESTS\n"
+                                  "matches_reference('q_pick', check_choice('q_pick', q_pick, 'abc'))\n"
+                                  "### END HIDDEN TESTS", points=1),
         plain_cell("why_scale_md", "**Question (2 points).** Why does `scale` not need a loop?", markdown=True),
         written_answer_cell("why_scale", "### BEGIN SOLUTION\n**Model answer.** numpy broadcasts the "
                                          f"scalar over the array ({RUBRIC_MARK}).\n\n**Rubric.**\n"

@@ -32,8 +32,9 @@ def course(tmp_path_factory):
     release(LAB, course, repo=repo)
     released = nbformat.read(str(release_notebook(course, LAB)), as_version=4)
     source = nbformat.read(str(source_notebook(repo, LAB)), as_version=4)
-    for student, answer in {"answered": ANSWER, "blank": "YOUR ANSWER HERE"}.items():
-        write_notebook(fill_solutions(released, source, {"why_scale": answer}),
+    for student, (answer, pick) in {"answered": (ANSWER, 'q_pick = " B "'),
+                                    "blank": ("YOUR ANSWER HERE", 'q_pick = "a"')}.items():
+        write_notebook(fill_solutions(released, source, {"why_scale": answer, "q_pick": pick}),
                        course / "submitted" / student / LAB / f"{LAB}.ipynb")
     pipeline.autograde(course, LAB, workers=1, progress=False, limits=Limits(cell_seconds=60, notebook_seconds=300))
     return course
@@ -56,6 +57,13 @@ def test_autograde_leaves_the_answer_to_the_ta_and_zeroes_a_blank_one(course):
     assert (answered.status, answered.points, answered.max_points) == ("needs_grading", 0.0, 2.0)
     assert (blank.status, blank.points) == ("failed", 0.0) and "no answer" in blank.message
     assert _test(course, "answered", "test_add").status == "passed"
+
+
+def test_a_multiple_choice_answer_is_compared_outside_the_kernel(course):
+    """Is " B " the right letter, in any case and spacing, and "a" a wrong one, without the visible check saying so?"""
+    right, wrong = _test(course, "answered", "test_q_pick"), _test(course, "blank", "test_q_pick")
+    assert (right.status, right.points) == ("passed", 1.0)
+    assert (wrong.status, wrong.points) == ("hidden_failed", 0.0) and "'b'" not in wrong.message
     with nbgrader_env(), gradebook(course) as gb:
         assert gb.find_grade("why_scale", LAB, LAB, "answered").needs_manual_grade
 
@@ -80,9 +88,9 @@ def test_the_tas_grade_reaches_every_export_and_no_page_shows_the_rubric(course)
     rows = {(r["student"], r["test"]): r for r in csv.DictReader(exports["tests"].read_text(encoding="utf-8").splitlines())}
     assert float(rows["answered", "why_scale"]["points"]) == 1.5 and rows["answered", "why_scale"]["status"] == "graded"
     sheet = {r["student_id"]: r for r in csv.DictReader(exports["grades"].read_text(encoding="utf-8").splitlines())}
-    assert float(sheet["answered"]["score"]) == 3 + 1.5 and float(sheet["answered"]["max_score"]) == 5
+    assert float(sheet["answered"]["score"]) == 3 + 1 + 1.5 and float(sheet["answered"]["max_score"]) == 6
     gradescope = json.loads((exports["gradescope"] / "answered" / "results.json").read_text())
-    assert gradescope["score"] == 4.5
+    assert gradescope["score"] == 5.5
     assert "why_scale" in exports["report"].read_text()
     pages = report.feedback_pages(course, LAB, "answered")
     results_page = next(p for p in pages if p.name == "results.html").read_text()

@@ -82,7 +82,7 @@ def test_ta_grades_a_written_answer_in_the_formgrader(page, artifacts, course, t
     assert "Traceback" not in log, f"the server logged an exception:\n{log[-3000:]}"
     exports = report.export_all(course, LAB)
     sheet = {r["student_id"]: r for r in csv.DictReader(exports["grades"].read_text(encoding="utf-8").splitlines())}
-    assert float(sheet[STUDENT]["score"]) == 3 + 1.5
+    assert float(sheet[STUDENT]["score"]) == 3 + 1 + 1.5
     tests = {r["test"]: r for r in csv.DictReader(exports["tests"].read_text(encoding="utf-8").splitlines())}
     assert (tests["why_scale"]["status"], float(tests["why_scale"]["points"])) == ("graded", 1.5)
     pages = report.feedback_pages(course, LAB, STUDENT)
