@@ -98,7 +98,10 @@ def test_copying_the_expected_values_into_the_answer_scores_nothing(graded):
 def test_reference_scores_full_marks_beside_them(graded):
     """Does the reference, graded in the same run, keep every point?"""
     _, results = graded
-    assert results["reference"].score == results["reference"].max_score == 25
+    reference = results["reference"]
+    auto = [t for t in reference.tests if t.status != "needs_grading"]   # written answers wait for a TA
+    assert all(t.passed for t in auto), [(t.name, t.status) for t in auto if not t.passed]
+    assert reference.score == sum(t.max_points for t in auto) >= 25
 
 
 def test_feedback_names_the_rule_not_the_hidden_values(graded):
@@ -119,7 +122,8 @@ def test_one_bug_costs_its_part_and_the_parts_that_cannot_be_isolated_from_it(gr
     for part in ("rnn_forward", "rnn_backward"):
         assert by_name[part].status == "passed", (part, by_name[part].message[:300])
         assert "the tests' own rnn_step_forward" in by_name[part].message
-    assert results["one_bug"].score == 25 - 2 - 3
+    auto = sum(t.max_points for t in results["one_bug"].tests if t.status != "needs_grading")
+    assert results["one_bug"].score == auto - 2 - 3
 
 
 def test_one_bug_feedback_shows_the_blame_and_no_hidden_check_message(graded):
