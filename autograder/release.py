@@ -17,6 +17,7 @@ import ast
 import json
 import os
 import pickle
+import re
 import shutil
 import tempfile
 import textwrap
@@ -100,6 +101,21 @@ def copy_source(r: Release) -> None:
     shutil.copyfile(src, dest)
 
 
+def add_diagrams(r: Release) -> None:
+    """The lab's diagrams (``diagrams.py``) into the source copy, before nbgrader makes the student
+    version, so that its gradebook knows them as locked cells. A diagram whose drawing code is
+    unchanged keeps the PNG committed in ``labs/<lab>.ipynb``; only a new or edited one is drawn."""
+    from .diagrams import DIAGRAMS, place_diagrams
+    if not any(d.lab == r.lab for d in DIAGRAMS.values()):
+        return
+    path = r.course / "source" / r.lab / f"{r.lab}.ipynb"
+    committed = r.repo / "labs" / f"{r.lab}.ipynb"
+    reuse = nbformat.read(str(committed), as_version=4) if committed.exists() else None
+    nb = nbformat.read(str(path), as_version=4)
+    place_diagrams(nb, r.lab, reuse=reuse)
+    write_notebook(nb, path)
+
+
 def generate_assignment(r: Release) -> None:
     """nbgrader generate_assignment: the student version in release/, cells in the gradebook."""
     with nbgrader_env():
@@ -153,11 +169,12 @@ def _grade_id(cell: nbformat.NotebookNode) -> Optional[str]:
     return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
 
 
-# Ordering: copy_source feeds generate_assignment; the two cell inserts edit its output (header
+# Ordering: copy_source feeds add_diagrams, which feeds generate_assignment; the two cell inserts edit its output (header
 # first, setup at index 1); save_template copies the finished student notebook; record_reference
 # only needs copy_source and runs last (slowest).
 RELEASE_STEPS: List[Tuple[str, Callable[[Release], None]]] = [
     ("copy_source", copy_source),
+    ("add_diagrams", add_diagrams),
     ("generate_assignment", generate_assignment),
     ("add_header", add_header),
     ("add_colab_setup", add_colab_setup),
@@ -257,7 +274,70 @@ def check_source(path: Path) -> List[str]:
         if not calls & set(RECORDING_CALLS):
             problems.append(f"{path.stem}: grade cell {_grade_id(cell)!r} has no hidden case (call "
                             f"{' or '.join(RECORDING_CALLS)} in its hidden tests)")
-    return problems + check_declarations(nb.cells, path.stem)
+    return problems + check_declarations(nb.cells, path.stem) + check_points(nb.cells, path.stem)
+
+
+# A part's heading, "## Part 3. Forward over a whole sequence (3 points)", and a row of the intro's
+# points table, "| 3 | `rnn_forward` | 3 |" ("| Q1 | `q_forget_bias` | 2 |" for a question), with its
+# total row "| | **total** | **25** |". A question's grade id starts with QUESTION.
+PART_HEADING = re.compile(r"^#+\s*Part\s+(\d+)\b.*\((\d+(?:\.\d+)?)\s+points?\)\s*$", re.MULTILINE)
+TABLE_ROW = re.compile(r"^\|\s*(Q?\d+)\s*\|(.*)\|\s*\**(\d+(?:\.\d+)?)\**\s*\|\s*$", re.MULTILINE)
+TOTAL_ROW = re.compile(r"^\|\s*\|\s*\**total\**\s*\|\s*\**(\d+(?:\.\d+)?)\**\s*\|\s*$", re.MULTILINE | re.IGNORECASE)
+QUESTION = "q_"
+
+
+def check_points(cells, lab: str) -> List[str]:
+    """Where the points a lab states disagree with its grade cells' points: a part heading ("(3 points)")
+    with the part's grade cell that follows it (questions, ids starting with "q_", have no heading),
+    the intro's points table (one row per grade cell, questions and written answers included, in
+    order, naming its id) and its total. A lab that states no points anywhere is not checked."""
+    from .written import is_written
+    graded = [(i, _grade_id(c), float(c.metadata.nbgrader.get("points", 0))) for i, c in enumerate(cells)
+              if is_grade_cell(c) or is_written(c)]
+    parts = [g for g in graded if not g[1].startswith(QUESTION)]
+    markdown = [(i, c.source) for i, c in enumerate(cells) if c.cell_type == "markdown"]
+    headings = [(i, int(m.group(1)), float(m.group(2))) for i, text in markdown for m in PART_HEADING.finditer(text)]
+    intro = next((text for _, text in markdown if TOTAL_ROW.search(text)), "")
+    if not headings and not intro:
+        return []
+    problems = []
+    number = lambda x: f"{x:g}"
+    for i, part, points in headings:
+        following = next(((gid, p) for j, gid, p in parts if j > i), None)
+        if following is None:
+            problems.append(f"{lab}: Part {part}'s heading says {number(points)} points, but no grade cell follows it")
+        elif following[1] != points:
+            problems.append(f"{lab}: Part {part}'s heading says {number(points)} points, its grade cell "
+                            f"{following[0]!r} gives {number(following[1])}")
+    if len(headings) != len(parts):
+        problems.append(f"{lab}: {len(headings)} part headings state points, for {len(parts)} graded parts")
+    rows = [(m.group(1), m.group(2), float(m.group(3))) for m in TABLE_ROW.finditer(intro)]
+    if not rows:
+        problems.append(f"{lab}: the intro has no points table (| part | function | points |, and a total row)")
+        return problems
+    for (part, names, points), (_, gid, given) in zip(rows, graded):
+        if f"`{gid}`" not in names:
+            problems.append(f"{lab}: row {part} of the points table names {names.strip()}, but grade cell "
+                            f"{graded.index((_, gid, given)) + 1} is {gid!r}")
+        elif points != given:
+            problems.append(f"{lab}: the points table gives {gid} {number(points)} points, its grade cell {number(given)}")
+    if len(rows) != len(graded):
+        problems.append(f"{lab}: the points table has {len(rows)} rows, for {len(graded)} grade cells")
+    total, stated = sum(p for _, _, p in graded), float(TOTAL_ROW.search(intro).group(1))
+    if stated != total:
+        problems.append(f"{lab}: the points table's total is {number(stated)}, the grade cells add up to {number(total)}")
+    return problems
+    for (part, names, points), (_, gid, given) in zip(rows, graded):
+        if f"`{gid}`" not in names:
+            problems.append(f"{lab}: row {part} of the points table names {names.strip()}, but grade cell {part} is {gid!r}")
+        elif points != given:
+            problems.append(f"{lab}: the points table gives {gid} {number(points)} points, its grade cell {number(given)}")
+    if len(rows) != len(graded):
+        problems.append(f"{lab}: the points table has {len(rows)} rows, for {len(graded)} grade cells")
+    total, stated = sum(p for _, _, p in graded), float(TOTAL_ROW.search(intro).group(1))
+    if stated != total:
+        problems.append(f"{lab}: the points table's total is {number(stated)}, the grade cells add up to {number(total)}")
+    return problems
 
 def sync_labs(repo: Optional[os.PathLike] = None, labs: Optional[Sequence[str]] = None,
               check: bool = False) -> List[Path]:

@@ -135,3 +135,29 @@ def test_the_reference_must_keep_its_own_rules(tmp_path):
     cell.source = cell.source.replace("np.asarray(x) * k", "np.multiply(x, k)")
     nbformat.write(nb, str(path))
     assert "the reference breaks its own rule in test_scale" in " ".join(check_source(path))
+
+
+def test_points_stated_in_the_text_must_match_the_grade_cells():
+    """Does `labs --check` name a part whose heading, points-table row and total still say 3 points
+    after its grade cell was changed to 4, and a table row that names the wrong function?"""
+    from autograder.release import check_points
+    nb = nbformat.read(str(REPO / "solutions" / "01_rnn.ipynb"), as_version=4)
+    assert check_points(nb.cells, "01_rnn") == []
+    cell = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "rnn_forward"
+                and c.cell_type == "code" and c.metadata.nbgrader.get("grade"))
+    cell.metadata.nbgrader.points = 4
+    problems = " | ".join(check_points(nb.cells, "01_rnn"))
+    assert "Part 3's heading says 3 points, its grade cell 'rnn_forward' gives 4" in problems
+    assert "the points table gives rnn_forward 3 points, its grade cell 4" in problems
+    assert "the points table's total is 25, the grade cells add up to 26" in problems
+    cell.metadata.nbgrader.points = 3
+    nb.cells[0].source = nb.cells[0].source.replace("| 3 | `rnn_forward` |", "| 3 | `rnn_backward` |")
+    assert "row 3 of the points table names `rnn_backward`" in " | ".join(check_points(nb.cells, "01_rnn"))
+
+
+def test_a_lab_that_states_no_points_is_not_held_to_a_table(tmp_path):
+    """Is a notebook without part headings or a points table (the tiny lab) left alone?"""
+    from autograder.release import check_points
+    repo = write_tiny_repo(tmp_path)
+    nb = nbformat.read(str(repo / "solutions" / f"{TINY_LAB}.ipynb"), as_version=4)
+    assert check_points(nb.cells, TINY_LAB) == []
