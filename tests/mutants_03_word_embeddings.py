@@ -749,6 +749,16 @@ def negative_sampling_distribution(counts, power=0.75):
 """),
 ]
 
+# ---------------------------------------------------------------- multiple-choice questions
+# Each wrong letter loses the question's point; the right one keeps it in any case and spacing.
+MUTANTS += [
+    M("q_rank_transform", "answer (a)", True, q_rank_transform='q_rank_transform = "a"'),
+    M("q_rank_transform", "answer (c)", True, q_rank_transform='q_rank_transform = "c"'),
+    M("q_rank_transform", "answer (d)", True, q_rank_transform='q_rank_transform = "d"'),
+    M("q_rank_transform", "the right answer in capitals, with spaces", False,
+      q_rank_transform='q_rank_transform = " B "'),
+]
+
 # ---------------------------------------------------------------- fair blame: a part judged on its own merit
 # (mutant, the earlier part it overrides with a wrong one; see OWN_MERIT in mutants_01_rnn.py). The
 # reference CBOW calls the wrong sgns_loss_and_grads: its visible test blames it, and the hidden tests,

@@ -595,6 +595,16 @@ MUTANTS += [
       corpus_bleu=_bleu(rlen="(refs.sort(key=len), min(refs, key=lambda r: abs(len(r) - len(hyp))))[1]")),
 ]
 
+# ---------------------------------------------------------------- multiple-choice questions
+# Each wrong letter loses the question's point; the right one keeps it in any case and spacing.
+MUTANTS += [
+    M("q_length_norm", "answer (a)", True, q_length_norm='q_length_norm = "a"'),
+    M("q_length_norm", "answer (b)", True, q_length_norm='q_length_norm = "b"'),
+    M("q_length_norm", "answer (d)", True, q_length_norm='q_length_norm = "d"'),
+    M("q_length_norm", "the right answer in capitals, with spaces", False,
+      q_length_norm='q_length_norm = " C "'),
+]
+
 # ---------------------------------------------------------------- fair blame: a part judged on its own merit
 # (mutant, the earlier part it overrides with a wrong one; see OWN_MERIT in mutants_01_rnn.py). The
 # reference loss calls the wrong decoder_step: its visible test blames it, and the hidden tests, run

@@ -28,13 +28,16 @@ def stopped_by_missing_code(nb, found) -> tuple[list[int], list]:
     """Split errors into cells stopped by missing student code and the rest.
 
     A cell is stopped by missing code if it raised NotImplementedError, or a NameError for a
-    name that an earlier such cell should have set (a knock-on effect, followed down the chain).
+    name that an earlier such cell should have set (a knock-on effect, followed down the chain):
+    one that binds it, or the answer cell ``<name>_code`` of a multiple-choice question.
     """
     stopped, others = [], []
     for index, name, value in found:
         match = re.search(r"name '(\w+)' is not defined", value) if name == "NameError" else None
         knock_on = bool(match) and any(
-            re.search(rf"^\s*{match[1]}\b[^=]*=", "".join(nb.cells[j].source), re.MULTILINE) for j in stopped)
+            re.search(rf"^\s*{match[1]}\b[^=]*=", "".join(nb.cells[j].source), re.MULTILINE)
+            or nb.cells[j].metadata.get("nbgrader", {}).get("grade_id") == f"{match[1]}_code"   # a question's answer
+            for j in stopped)
         if name == "NotImplementedError" or knock_on:
             stopped.append(index)
         else:
