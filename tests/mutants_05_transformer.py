@@ -551,3 +551,12 @@ MUTANTS += [
     M("DecoderBlock", "an explicit causal-and-padding mask made on the CPU", True,
       DecoderBlock=_sub(DEC_EXPLICIT, ", device=x.device)", ")")),
 ]
+
+# ---------------------------------------------------------------- multiple-choice questions
+# Each wrong letter loses the question's point; the right one keeps it in any case and spacing.
+MUTANTS += [
+    M("q_more_heads", "answer (a)", True, q_more_heads='q_more_heads = "a"'),
+    M("q_more_heads", "answer (b)", True, q_more_heads='q_more_heads = "b"'),
+    M("q_more_heads", "answer (d)", True, q_more_heads='q_more_heads = "d"'),
+    M("q_more_heads", "the right answer in capitals, with spaces", False, q_more_heads='q_more_heads = " C "'),
+]

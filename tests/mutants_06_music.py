@@ -405,3 +405,13 @@ MUTANTS += [
         "        if state is None:\n            zero = torch.zeros(1, x.shape[0], self.lstm.hidden_size, dtype=self.fc.weight.dtype)\n"
         "            state = (zero, zero)\n        out, state = self.lstm(self.embedding(x), state)\n")),
 ]
+
+# ---------------------------------------------------------------- multiple-choice questions
+# Each wrong letter loses the question's point; the right one keeps it in any case and spacing.
+MUTANTS += [
+    M("q_temperature_power", "answer (a)", True, q_temperature_power='q_temperature_power = "a"'),
+    M("q_temperature_power", "answer (c)", True, q_temperature_power='q_temperature_power = "c"'),
+    M("q_temperature_power", "answer (d)", True, q_temperature_power='q_temperature_power = "d"'),
+    M("q_temperature_power", "the right answer in capitals, with spaces", False,
+      q_temperature_power='q_temperature_power = " B "'),
+]
