@@ -600,6 +600,16 @@ def temporal_softmax_loss(scores, y, mask):
         "return loss, d.reshape(N, T, V)", "return scores.dtype.type(loss), d.reshape(N, T, V)")),
 ]
 
+# ---------------------------------------------------------------- multiple-choice questions
+# Each wrong letter loses the question's point; the right one keeps it in any case and spacing.
+MUTANTS += [
+    M("q_every_step_loss", "answer (a)", True, q_every_step_loss='q_every_step_loss = "a"'),
+    M("q_every_step_loss", "answer (c)", True, q_every_step_loss='q_every_step_loss = "c"'),
+    M("q_every_step_loss", "answer (d)", True, q_every_step_loss='q_every_step_loss = "d"'),
+    M("q_every_step_loss", "the right answer in capitals, with spaces", False,
+      q_every_step_loss='q_every_step_loss = " B "'),
+]
+
 # ---------------------------------------------------------------- fair blame: a part judged on its own merit
 # (mutant, the earlier part it overrides with a wrong one). The later part (the target) is correct and
 # must keep its points, hidden tests in, while the wrong earlier part loses its own: a visible test

@@ -632,6 +632,16 @@ def lstm_forward(x, h0, Wx, Wh, b):
         "h = c = torch.zeros(N, H, dtype=x.dtype, device=x.device)")),
 ]
 
+# ---------------------------------------------------------------- multiple-choice questions
+# Each wrong letter loses the question's point; the right one keeps it in any case and spacing.
+MUTANTS += [
+    M("q_tagger_size", "answer (a)", True, q_tagger_size='q_tagger_size = "a"'),
+    M("q_tagger_size", "answer (b)", True, q_tagger_size='q_tagger_size = "b"'),
+    M("q_tagger_size", "answer (d)", True, q_tagger_size='q_tagger_size = "d"'),
+    M("q_tagger_size", "the right answer in capitals, with spaces", False,
+      q_tagger_size='q_tagger_size = " C "'),
+]
+
 # ---------------------------------------------------------------- fair blame: a part judged on its own merit
 # (mutant, the earlier part it overrides with a wrong one): the correct later part (the target) keeps its
 # points while the wrong earlier part loses its own; see OWN_MERIT in mutants_01_rnn.py.
