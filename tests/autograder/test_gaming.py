@@ -81,8 +81,9 @@ def test_calling_the_oracles_scores_nothing(graded):
     """Does a notebook whose every part calls the test's own oracle get 0, each part saying why?"""
     _, results = graded
     oracles = results["oracles"]
-    assert oracles.score == 0, [(t.name, t.status, t.message[:200]) for t in oracles.tests]
-    assert {t.status for t in oracles.tests} == {"forbidden"}
+    parts = [t for t in oracles.tests if not t.name.startswith("q_")]   # its questions hold the model answers
+    assert sum(t.points for t in parts) == 0, [(t.name, t.status, t.message[:200]) for t in parts]
+    assert {t.status for t in parts} == {"forbidden"}
     step = next(t for t in oracles.tests if t.name == "rnn_step_forward")
     assert "rnn_step_forward calls _test_rnn_cell, a test helper" in step.message
 
