@@ -72,10 +72,10 @@ def rubrics(source) -> Dict[str, str]:
     """Grade id -> the model answer and rubric of each written question of a source notebook (the
     text between its BEGIN and END SOLUTION lines, or the whole cell without them)."""
     found = {}
-    for _, name, _ in written_cells(source):
-        text = _text(next(c for c in source.cells if is_written(c) and _meta(c)["grade_id"] == name))
+    for cell in filter(is_written, source.cells):
+        text = _text(cell)
         regions = SOLUTION.findall(text)
-        found[name] = "\n\n".join(r.strip() for r in regions) if regions else text.strip()
+        found[_meta(cell)["grade_id"]] = "\n\n".join(r.strip() for r in regions) if regions else text.strip()
     return found
 
 

@@ -119,3 +119,23 @@ def write_tiny_repo(root: Path, lab: str = TINY_LAB, nb: nbformat.NotebookNode |
     (root / "labs").mkdir(exist_ok=True)
     nbformat.write(nb if nb is not None else tiny_lab(), str(root / "solutions" / f"{lab}.ipynb"))
     return root
+
+
+def written_course(root: Path, answers: dict, lab: str = "00_written") -> Path:
+    """A course with ``tiny_lab_with_question`` released as ``lab`` and one submission per student,
+    ``answers``: student -> solution overrides (grade id -> cell text), all autograded."""
+    from autograder import pipeline
+    from autograder.course import release_notebook, source_notebook
+    from autograder.release import release, write_notebook
+    from autograder.sandbox import Limits
+    from autograder.submissions import fill_solutions
+
+    repo = write_tiny_repo(root / "repo", lab, tiny_lab_with_question())
+    course = root / "course"
+    release(lab, course, repo=repo, cell_timeout=60)
+    released = nbformat.read(str(release_notebook(course, lab)), as_version=4)
+    source = nbformat.read(str(source_notebook(repo, lab)), as_version=4)
+    for student, overrides in answers.items():
+        write_notebook(fill_solutions(released, source, overrides), course / "submitted" / student / lab / f"{lab}.ipynb")
+    pipeline.autograde(course, lab, workers=1, progress=False, limits=Limits(cell_seconds=60, notebook_seconds=300))
+    return course

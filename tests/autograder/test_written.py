@@ -13,13 +13,10 @@ import json
 import nbformat
 import pytest
 
-from autograder import pipeline, report
-from autograder.course import gradebook, nbgrader_env, release_notebook, source_notebook
-from autograder.release import release, write_notebook
+from autograder import report
+from autograder.course import gradebook, nbgrader_env, release_notebook
 from autograder.results import load_result
-from autograder.sandbox import Limits
-from autograder.submissions import fill_solutions
-from labfactory import RUBRIC_MARK, tiny_lab_with_question, write_tiny_repo
+from labfactory import RUBRIC_MARK, written_course
 
 LAB = "00_written"
 ANSWER = "Broadcasting: numpy applies the scalar to every entry, in its own compiled loop."
@@ -27,17 +24,9 @@ ANSWER = "Broadcasting: numpy applies the scalar to every entry, in its own comp
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    repo = write_tiny_repo(tmp_path_factory.mktemp("repo"), LAB, tiny_lab_with_question())
-    course = tmp_path_factory.mktemp("course") / "course"
-    release(LAB, course, repo=repo)
-    released = nbformat.read(str(release_notebook(course, LAB)), as_version=4)
-    source = nbformat.read(str(source_notebook(repo, LAB)), as_version=4)
-    for student, (answer, pick) in {"answered": (ANSWER, 'q_pick = " B "'),
-                                    "blank": ("YOUR ANSWER HERE", 'q_pick = "a"')}.items():
-        write_notebook(fill_solutions(released, source, {"why_scale": answer, "q_pick": pick}),
-                       course / "submitted" / student / LAB / f"{LAB}.ipynb")
-    pipeline.autograde(course, LAB, workers=1, progress=False, limits=Limits(cell_seconds=60, notebook_seconds=300))
-    return course
+    return written_course(tmp_path_factory.mktemp("written"), {
+        "answered": {"why_scale": ANSWER, "q_pick": 'q_pick = " B "'},
+        "blank": {"why_scale": "YOUR ANSWER HERE", "q_pick": 'q_pick = "a"'}})
 
 
 def _test(course, student, name="why_scale"):

@@ -12,13 +12,12 @@ import csv
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from labserver import jupyter_lab, server_log
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autograder"))
-from labfactory import RUBRIC_MARK, tiny_lab_with_question, write_tiny_repo  # noqa: E402
+from labfactory import RUBRIC_MARK, written_course  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -29,20 +28,8 @@ ANSWER = "numpy broadcasts the scalar over the array, looping in compiled code"
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    from autograder import pipeline
-    from autograder.course import release_notebook, source_notebook, write_course_config
-    from autograder.release import release, write_notebook
-    from autograder.sandbox import Limits
-    from autograder.submissions import fill_solutions
-
-    repo = write_tiny_repo(tmp_path_factory.mktemp("repo"), LAB, tiny_lab_with_question())
-    course = tmp_path_factory.mktemp("course") / "course"
-    release(LAB, course, repo=repo, cell_timeout=60)
-    released = nbformat.read(str(release_notebook(course, LAB)), as_version=4)
-    source = nbformat.read(str(source_notebook(repo, LAB)), as_version=4)
-    write_notebook(fill_solutions(released, source, {"why_scale": ANSWER}),
-                   course / "submitted" / STUDENT / LAB / f"{LAB}.ipynb")
-    pipeline.autograde(course, LAB, workers=1, progress=False, limits=Limits(cell_seconds=60, notebook_seconds=300))
+    from autograder.course import write_course_config
+    course = written_course(tmp_path_factory.mktemp("written"), {STUDENT: {"why_scale": ANSWER}})
     write_course_config(course)
     return course
 
