@@ -219,6 +219,15 @@ def _claims(slots: List[_Slot], cells: List[_Cell]) -> Dict[int, List[int]]:
             found = [best.index] if best else []
         if found:
             claims[c.number] = found
+    # A written answer (a markdown solution cell) has no code to recognise it by: with its label
+    # stripped, it is the unclaimed markdown cell right below the question it answers.
+    written = {s.index for s in slots if s.solution and cell_type(s.cell) == "markdown"}
+    taken = {i for found in claims.values() for i in found}
+    for before, c in zip(cells, cells[1:]):
+        below = [i + 1 for i in claims.get(before.number, ()) if i + 1 in written and i + 1 not in taken]
+        if below and c.number not in claims and c.type == "markdown" and c.source.strip():
+            claims[c.number] = below[:1]
+            taken.add(below[0])
     return claims
 
 

@@ -39,14 +39,10 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def rnn():
-    """(template, released, source) of Lab 1 as committed in labs/ and solutions/, without its written
-    answers: these tests are about code cells (matching a markdown answer whose metadata was stripped
-    is not done yet: such an answer reads as unanswered)."""
-    from autograder.written import is_written
+    """(template, released, source) of Lab 1 as committed in labs/ and solutions/, written answers
+    included."""
     released = nbformat.read(str(REPO / "labs" / "01_rnn.ipynb"), as_version=4)
     source = nbformat.read(str(REPO / "solutions" / "01_rnn.ipynb"), as_version=4)
-    for nb in (released, source):
-        nb.cells = [c for c in nb.cells if not is_written(c)]
     return with_hidden_tests(released, source), released, source
 
 
@@ -59,7 +55,7 @@ def graded(nb):
 def expected(template, answers):
     """The template's graded cells with ``answers`` (grade id -> code) in the solution cells."""
     want = graded(template)
-    want.update({gid: ("code", code) for gid, code in answers.items()})
+    want.update({gid: (want[gid][0], code) for gid, code in answers.items()})
     return want
 
 
@@ -437,3 +433,18 @@ def test_template_markdown_keeps_only_the_templates_images(tiny):
     student["cells"][0]["attachments"] = {"logo.png": {"image/gif": "R0lGODlhAQABAAAAACw="}}
     out = repair(read_submission(json.dumps(student).encode()), template)
     assert out.notebook.cells[0].attachments == {"logo.png": {"image/png": PNG}}
+
+
+def test_written_answer_without_label_is_found_below_its_question(rnn):
+    """Is a written answer whose metadata and id were stripped graded as the answer to the question
+    right above it, and a markdown note elsewhere kept as the student's own?"""
+    template, released, source = rnn
+    student = fill_solutions(released, source)
+    at = index_of(template, "q_temperature")
+    answer = "Dividing by 0.5 doubles the gaps between scores, so the likely names win."
+    student.cells[at].source = answer
+    student.cells.insert(index_of(template, "rnn_forward_code") + 1, nbformat.v4.new_markdown_cell("my own note"))
+    out = repair(strip(student), template)
+    assert graded(out.notebook)["q_temperature"] == ("markdown", answer)
+    assert "my own note" not in [src for _, src in graded(out.notebook).values()]
+    assert any("kept 1 cell(s) the student added" in line for line in out.repairs)
