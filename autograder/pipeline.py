@@ -231,8 +231,11 @@ def write(course: Path, graded: Graded) -> None:
     gradebook scores."""
     from .sanitize import sanitize_notebook
     r = graded.result
+    dest = course / "autograded" / r.student / r.lab / f"{r.lab}.ipynb"
+    before = _written_answers(dest)  # what the TA graded, if this submission was graded before
+    after = before
     if graded.notebook is not None:
-        dest = course / "autograded" / r.student / r.lab / f"{r.lab}.ipynb"
+        after = _written_answers(nbformat.reads(graded.notebook, as_version=4))
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(".tmp")
         safe = sanitize_notebook(nbformat.reads(graded.notebook, as_version=4))
@@ -249,13 +252,26 @@ def write(course: Path, graded: Graded) -> None:
                 grade = gb.find_grade(test.name, r.lab, r.lab, r.student)
             except Exception:
                 continue
-            if test.status == "needs_grading":   # a written answer: the TA's to grade (again, if it was)
-                grade.auto_score, grade.needs_manual_grade = None, True
+            if test.status == "needs_grading":   # a written answer: the TA's to grade
+                if before.get(test.name) != after.get(test.name):  # a new or changed answer: graded again
+                    grade.manual_score = None
+                grade.auto_score, grade.needs_manual_grade = None, grade.manual_score is None
                 continue
             grade.auto_score = test.points
             grade.needs_manual_grade = grade.manual_score is not None   # nbgrader's SaveAutoGrades rule
         gb.db.commit()
     save_result(course, r)
+
+
+def _written_answers(notebook) -> Dict[str, str]:
+    """Grade id -> text of each written answer in an autograded notebook (a path, or read); {} when
+    there is none or it cannot be read."""
+    from .written import is_written
+    try:
+        nb = nbformat.read(str(notebook), as_version=4) if isinstance(notebook, Path) else notebook
+        return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if is_written(c)}
+    except Exception:
+        return {}
 
 
 def _run_local(jobs: List[Job], workers: int, scheduler: Optional[str]):

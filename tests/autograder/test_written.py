@@ -88,3 +88,35 @@ def test_the_tas_grade_reaches_every_export_and_no_page_shows_the_rubric(course)
         assert RUBRIC_MARK not in page.read_text(), f"{page.name} shows the rubric"
     notebook_page = next(p for p in pages if p.name == f"{LAB}.html").read_text()
     assert ANSWER in notebook_page
+
+
+def _resubmit(course, overrides):
+    """The student 'answered' hands in again, and the class is autograded again."""
+    from autograder import pipeline
+    from autograder.course import source_notebook
+    from autograder.release import write_notebook
+    from autograder.sandbox import Limits
+    from autograder.submissions import fill_solutions
+    released = nbformat.read(str(release_notebook(course, LAB)), as_version=4)
+    source = nbformat.read(str(source_notebook(course.parent / "repo", LAB)), as_version=4)
+    write_notebook(fill_solutions(released, source, overrides), course / "submitted" / "answered" / LAB / f"{LAB}.ipynb")
+    pipeline.autograde(course, LAB, workers=1, progress=False, limits=Limits(cell_seconds=60, notebook_seconds=300))
+    from autograder.written import with_written_grades
+    result = with_written_grades(course, LAB, [load_result(course, LAB, "answered")])[0]
+    return next(t for t in result.tests if t.name == "why_scale")
+
+
+def test_a_resubmission_keeps_the_tas_grade_only_while_the_answer_is_the_same(course):
+    """After the TA's grade, does a resubmission that changes only code keep it, and one that changes
+    the written answer go back to the TA?"""
+    with nbgrader_env(), gradebook(course) as gb:
+        grade = gb.find_grade("why_scale", LAB, LAB, "answered")
+        grade.manual_score, grade.needs_manual_grade = 1.5, False
+        gb.db.commit()
+    kept = _resubmit(course, {"why_scale": ANSWER, "q_pick": 'q_pick = "b"'})
+    assert (kept.status, kept.points) == ("graded", 1.5)
+    changed = _resubmit(course, {"why_scale": ANSWER + " It also works on arrays.", "q_pick": 'q_pick = "b"'})
+    assert (changed.status, changed.points) == ("needs_grading", 0.0)
+    with nbgrader_env(), gradebook(course) as gb:
+        grade = gb.find_grade("why_scale", LAB, LAB, "answered")
+        assert grade.manual_score is None and grade.needs_manual_grade
