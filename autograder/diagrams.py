@@ -1,10 +1,10 @@
 """The labs' explanatory diagrams: drawn with matplotlib (``drawings.py``), embedded as PNG attachments.
 
 A diagram is a picture a markdown cell cannot draw (an unrolled RNN, the LSTM and GRU cells, the
-skip-gram window, an attention decoder step, the transformer blocks). Each one is ONE function in
-``drawings.py``, ``draw_<name>() -> Figure``, registered in ``DIAGRAMS`` with the lab it belongs to, the
-``grade_id`` of the markdown cell it follows, and its alt text. The notebooks carry the picture as
-a locked markdown cell, ``![alt](attachment:<name>.png)``, so it shows offline in JupyterLab,
+skip-gram window, an attention decoder step, the transformer blocks, a BiLSTM-CRF tagger). Each one is
+ONE function in ``drawings.py``, ``draw_<name>() -> Figure``, registered in ``DIAGRAMS`` with the lab it
+belongs to, the ``grade_id`` of the markdown cell it follows, and its alt text. The notebooks carry the
+picture as a locked markdown cell, ``![alt](attachment:<name>.png)``, so it shows offline in JupyterLab,
 Colab, GitHub and nbconvert's HTML alike, with nothing to fetch.
 
 To edit a diagram, change its drawing function in ``drawings.py`` (or the style there: colours, sizes,
@@ -43,8 +43,8 @@ import nbformat
 from matplotlib.figure import Figure
 
 from .course import GradingError
-from .drawings import (DPI, RC, _KIT, _STYLE, draw_attention_decoder, draw_lstm_gru_cells, draw_rnn_unrolled,
-                       draw_skipgram_window, draw_transformer_blocks)
+from .drawings import (DPI, RC, _KIT, _STYLE, draw_attention_decoder, draw_bilstm_crf, draw_lstm_gru_cells,
+                       draw_rnn_unrolled, draw_skipgram_window, draw_transformer_blocks)
 
 
 # --- the registry and the notebook side ----------------------------------------------------
@@ -62,7 +62,8 @@ class Diagram:
 
 # In order; each follows the markdown cell that introduces its idea (Lab 1: the whole sequence, where
 # unrolling starts; Lab 2: the LSTM step, the GRU half previews Part 5; Lab 3: the skip-gram pairs;
-# Lab 4: the decoder step; Lab 5: the encoder block, the decoder half previews Part 5).
+# Lab 4: the decoder step; Lab 5: the encoder block, the decoder half previews Part 5; Lab 7: the CRF's
+# introduction, which the tagger of Part 3 feeds).
 DIAGRAMS: Dict[str, Diagram] = {
     "rnn_unrolled": Diagram(
         "01_rnn", "rnn_forward_md",
@@ -95,6 +96,13 @@ DIAGRAMS: Dict[str, Diagram] = {
         "self-attention, cross-attention over the encoder memory with the source padding mask, feed-forward), "
         "with the keep-masks drawn as small grids.",
         draw_transformer_blocks),
+    "bilstm_crf": Diagram(
+        "07_language", "crf_md",
+        "A BiLSTM-CRF tagger on Mark Twain visited Paris: each token's embedding x_t feeds a forward and a "
+        "backward LSTM, their states give the emissions e_t (one score per tag O, B-NAME, I-NAME), and the CRF "
+        "chain above adds start scores pi, transitions A[i, j] between neighbouring tags and end scores omega; "
+        "Viterbi's best path is B-NAME I-NAME O B-NAME, since A[O, I-NAME] is strongly negative.",
+        draw_bilstm_crf),
 }
 
 

@@ -470,3 +470,89 @@ def draw_transformer_blocks() -> Figure:
         _text(ax, 3.2, 0.45 - 0.27 * k, text, size=SMALL - 1, ha="left", color=LINE)
     _text(ax, 3.1, ys[2] + 0.5, "rows: queries\ncolumns: keys", size=SMALL - 1, ha="left", color=MUTED)
     return fig
+
+
+def draw_bilstm_crf() -> Figure:
+    """Lab 7: the BiLSTM tagger (Part 3) under the linear-chain CRF (Part 4): tokens, embeddings, the two
+    LSTM directions, one emission vector per token, and the tag trellis with its transitions, start and end
+    scores and the best path that Viterbi finds."""
+    fig, ax = _canvas(7.0)
+    words, tags = ["Mark", "Twain", "visited", "Paris"], ["B-NAME", "I-NAME", "O"]   # trellis rows, top down
+    emissions = [[2.3, 0.4, 0.9], [0.6, 1.9, 1.2], [0.1, 0.3, 2.4], [1.6, 1.9, 0.7]]   # illustrative, rows as tags
+    # Viterbi's path for these emissions when A[O, I-NAME] = pi[I-NAME] = -8 and the other scores lie in [-1, 1.5]
+    # (brute force agrees); a per-token argmax would end on I-NAME instead
+    best = [0, 1, 2, 0]
+    xs = [2.45 + 1.3 * t for t in range(len(words))]
+    y_w, y_x, y_h, y_e = 0.5, 1.25, 2.2, 3.35
+    y_tag = {k: 5.5 - 0.55 * k for k in range(len(tags))}
+    x_start, x_end, r = 1.45, xs[-1] + 1.05, 0.15
+    green, ok_fill = KINDS["out"][1], KINDS["out"][0]
+    _text(ax, 0.15, 6.72, r"A CRF scores whole tag sequences: $s(y) = \pi_{y_1} + \sum_t e_t[y_t] + \sum_t "
+          r"A[y_{t-1}, y_t] + \omega_{y_L}$", size=SMALL + 1, ha="left")
+    for label, y in (("tokens $w_t$", y_w), ("$x_t$ = Embed($w_t$)", y_x), ("LSTM states", y_h),
+                     ("emissions $e_t$", y_e + 0.12)):
+        _text(ax, 0.15, y, label, size=SMALL, ha="left", color=LINE)
+    _text(ax, 0.15, y_e - 0.12, r"$[\overrightarrow{h}_t ; \overleftarrow{h}_t]\, W^\top + b$", size=SMALL,
+          ha="left", color=LINE)
+    # the tagger: a column per token
+    for t, (x, word) in enumerate(zip(xs, words), start=1):
+        _box(ax, x, y_w, 0.95, 0.4, word, size=SMALL + 0.5)
+        _arrow(ax, (x, y_w + 0.2), (x, y_x - 0.2), lw=1.0)
+        _box(ax, x, y_x, 0.7, 0.4, f"$x_{t}$", size=SMALL + 0.5)
+        _arrow(ax, (x, y_x + 0.2), (x, y_h - 0.4), lw=1.0)
+        _box(ax, x, y_h, 0.7, 0.8, kind="op")
+        ax.plot([x - 0.35, x + 0.35], [y_h, y_h], color=KINDS["op"][1], lw=0.9, zorder=4)
+        _text(ax, x, y_h + 0.2, r"$\overrightarrow{h}_%d$" % t, size=SMALL + 0.5)
+        _text(ax, x, y_h - 0.2, r"$\overleftarrow{h}_%d$" % t, size=SMALL + 0.5)
+        if t < len(words):                                # forward reads left to right, backward right to left
+            _arrow(ax, (x + 0.35, y_h + 0.2), (xs[t] - 0.35, y_h + 0.2), lw=1.0)
+            _arrow(ax, (xs[t] - 0.35, y_h - 0.2), (x + 0.35, y_h - 0.2), lw=1.0)
+        _arrow(ax, (x, y_h + 0.4), (x, y_e - 0.36), lw=1.0)
+        for k, score in enumerate(emissions[t - 1]):       # e_t as K = 3 cells, in the trellis's row order
+            ax.add_patch(Rectangle((x - 0.3, y_e + 0.12 - 0.24 * k), 0.6, 0.24, fc=ok_fill, ec=green, lw=1.0,
+                                   zorder=3))
+            _text(ax, x, y_e + 0.24 - 0.24 * k, f"{score:.1f}", size=SMALL - 0.5)
+            if t == 1:
+                _code(ax, x - 0.38, y_e + 0.24 - 0.24 * k, tags[k], size=SMALL - 1.5, color=LINE, ha="right")
+        _arrow(ax, (x, y_e + 0.36), (x, y_tag[2] - r), lw=1.0)
+    _text(ax, xs[-1] + 0.5, y_h + 0.2, r"forward: has read $w_1 \dots w_t$", size=SMALL, ha="left", color=LINE)
+    _text(ax, xs[-1] + 0.5, y_h - 0.2, r"backward: has read $w_L \dots w_t$", size=SMALL, ha="left", color=LINE)
+    _text(ax, xs[-1] + 0.5, y_e - 0.12, "$K$ = 3 tag scores\nper token", size=SMALL - 0.5, ha="left",
+          color=LINE, linespacing=1.3)
+    # the CRF: every transition between neighbouring tags, thin; O -> I-NAME in red; the best path in green
+    for k, tag in enumerate(tags):
+        _code(ax, 0.15, y_tag[k], tag, ha="left")
+    for t in range(len(words) - 1):
+        for i in range(len(tags)):
+            for j in range(len(tags)):
+                if best[t] == i and best[t + 1] == j:
+                    continue
+                bad = tags[i] == "O" and tags[j].startswith("I-")
+                ax.plot([xs[t] + r, xs[t + 1] - r], [y_tag[i], y_tag[j]], color=GRAD if bad else MUTED,
+                        lw=1.3 if bad else 0.8, ls=(0, (4, 2.5)) if bad else "-", zorder=2)
+        _arrow(ax, (xs[t] + r, y_tag[best[t]]), (xs[t + 1] - r, y_tag[best[t + 1]]), color=green, lw=2.4)
+    for k in range(len(tags)):                              # start scores pi, end scores omega
+        for (a, b), on in ((((x_start + 0.28, 5.0), (xs[0] - r, y_tag[k])), k == best[0]),
+                           (((xs[-1] + r, y_tag[k]), (x_end - 0.28, 5.0)), k == best[-1])):
+            if on:
+                _arrow(ax, a, b, color=green, lw=2.4)
+            else:
+                ax.plot(*zip(a, b), color=MUTED, lw=0.8, zorder=2)
+    _box(ax, x_start, 5.0, 0.56, 0.36, "start", kind="op", size=SMALL)
+    _box(ax, x_end, 5.0, 0.56, 0.36, "end", kind="op", size=SMALL)
+    _text(ax, x_start + 0.5, 5.55, r"$\pi_k$", size=SMALL)
+    _text(ax, x_end - 0.5, 5.55, r"$\omega_k$", size=SMALL)
+    for t, x in enumerate(xs):
+        for k in range(len(tags)):
+            on = best[t] == k
+            ax.add_patch(Circle((x, y_tag[k]), r, fc=ok_fill if on else "white", ec=green if on else LINE,
+                                lw=2.0 if on else 1.0, zorder=4))
+        _box(ax, x, 6.15, 0.95, 0.34, tags[best[t]], kind="out", size=SMALL)
+    _text(ax, (xs[1] + xs[2]) / 2, 5.8, "transitions $A[i, j]$: tag $j$ after tag $i$", size=SMALL - 0.5,
+          color=LINE)
+    _text(ax, 0.15, 3.95, "node $(t, k)$ adds $e_t[k]$", size=SMALL - 0.5, ha="left", color=LINE)
+    _text(ax, x_end - 0.4, 4.45, "A[O, I-NAME] = −8 (red):\nO → I-X is strongly negative,\nso Paris gets B-NAME, "
+          "not\nits higher-scoring I-NAME", size=SMALL - 1, color=GRAD, ha="left", va="top", linespacing=1.25)
+    _text(ax, x_end + 0.4, 6.15, r"$\hat y$: Viterbi's" "\nbest path", size=SMALL - 0.5, ha="left",
+          color=green, linespacing=1.3)
+    return fig

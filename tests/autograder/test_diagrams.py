@@ -209,6 +209,20 @@ def test_every_anchor_is_a_markdown_cell_of_its_solution():
         assert nb.cells[diagrams._anchor(nb, name)].cell_type == "markdown", name
 
 
+@pytest.mark.parametrize("name", list(diagrams.DIAGRAMS))
+def test_each_diagram_lands_after_its_anchor_in_its_real_solution(name):
+    """Placed in its lab's real source notebook, does each diagram land right after its anchor, the
+    lab's other diagrams with it, and leave nothing stale?"""
+    lab, after = diagrams.DIAGRAMS[name].lab, diagrams.DIAGRAMS[name].after
+    nb, render = nbformat.read(str(REPO / "solutions" / f"{lab}.ipynb"), as_version=4), Renderer()
+    ours = [n for n, d in diagrams.DIAGRAMS.items() if d.lab == lab]
+    assert diagrams.place_diagrams(nb, lab, render_fn=render) == ours and render.calls == ours
+    at = diagrams._anchor(nb, name)
+    assert nb.cells[at].metadata.nbgrader.grade_id == after and nb.cells[at + 1].id == diagrams.cell_id(name)
+    assert diagrams.stale_diagrams(nb, lab) == []
+    nbformat.validate(nb)
+
+
 def test_diagram_cells_pass_the_feedback_sanitiser_unchanged():
     """Does the grader's page sanitiser keep each diagram cell's markdown exactly as written?"""
     for name in diagrams.DIAGRAMS:
