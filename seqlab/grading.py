@@ -71,7 +71,7 @@ def matches_reference(key: str, value: Any, *, rtol: Optional[float] = None, ato
     path = Path(path)
     store = _load(path) if path.exists() else {}
     if os.environ.get(MODE_ENV) == "record" and key not in store:
-        store[key] = _to_numpy(value)
+        store[key] = as_graded(value)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(pickle.dumps(store))
@@ -87,7 +87,16 @@ def matches_reference(key: str, value: Any, *, rtol: Optional[float] = None, ato
         raise RuntimeError(f"no reference outputs at {path}: release the lab again to record them")
     if key not in store:
         raise RuntimeError(f"hidden case {key!r} was not recorded: release the lab again")
-    compare(key, value, store[key], rtol=rtol, atol=atol)
+    compare(key, as_graded(value), store[key], rtol=rtol, atol=atol)
+
+
+def as_graded(value: Any) -> Any:
+    """``value`` as the grader sees it: encoded by the student's kernel, sent as JSON, decoded.
+
+    The reference is recorded in this form, and an in-process check (the mutation tests) compares
+    this form, so that what passes here passes in the grader: a value the encoding cannot carry
+    exactly would differ in both places, not only in a TA's run."""
+    return decode(json.loads(json.dumps(encode(_to_numpy(value)))))
 
 
 def matches_distribution(key: str, draws: Any, model: Any, *, kind: str) -> None:
@@ -164,6 +173,8 @@ def encode(value: Any) -> Any:
         arr = np.ascontiguousarray(value)   # (always at least 1-d: the shape comes from value)
         return {"__nd__": arr.dtype.str, "shape": list(value.shape),
                 "data": base64.b64encode(arr.tobytes()).decode("ascii")}
+    if isinstance(value, (bytes, bytearray)):
+        return {"__bytes__": base64.b64encode(bytes(value)).decode("ascii")}   # exact, not a cut repr
     if isinstance(value, dict):
         return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, tuple):
@@ -194,6 +205,8 @@ def decode(data: Any) -> Any:
         return {_hashable(decode(k)): decode(v) for k, v in data["__dict__"]}
     if "__tuple__" in data:
         return tuple(decode(v) for v in data["__tuple__"])
+    if "__bytes__" in data:
+        return base64.b64decode(data["__bytes__"], validate=True)
     if "__repr__" in data:
         return str(data["__repr__"])
     raise ValueError("unknown encoding in an emitted output")

@@ -153,3 +153,26 @@ def test_float64_results_computed_in_float32_and_cast_back_differ():
         compare("h", (x.astype(np.float32) @ w.astype(np.float32)).astype(np.float64), want)
     compare("h", np.einsum("ij,jk->ik", x[:, ::-1], w[::-1]), want)
     compare("h32", (x.astype(np.float32) @ w.astype(np.float32)), want.astype(np.float32))
+
+
+def test_bytes_survive_the_emit_file_exactly_as_keys_and_values(tmp_path, monkeypatch):
+    """Do bytes (BPE's pre-tokens: quotes, newlines, any byte) reach the grader as the same bytes?
+
+    The reference is recorded as the grader sees it, and an in-process check compares that form too,
+    so a reference that passes the mutation tests also passes a TA's run (a dict keyed by bytes once
+    failed only there). A difference after 200 bytes must still be seen."""
+    words = {b"' \"'": 2, b"\n\n": 3, bytes(range(256)): 1, b"": 4}
+    assert roundtrip(words) == words
+    long_a, long_b = b"x" * 300 + b"a", b"x" * 300 + b"b"
+    store = tmp_path / "ref.pkl"
+    monkeypatch.setenv(grading.STORE_ENV, str(store))
+    monkeypatch.setenv(grading.MODE_ENV, "record")
+    matches_reference("bpe", (words, long_a))
+    monkeypatch.delenv(grading.MODE_ENV)
+    matches_reference("bpe", (dict(words), long_a))
+    emitted = decode(json.loads(json.dumps(encode(grading._to_numpy((words, long_a))))))
+    compare("bpe", emitted, pickle.loads(store.read_bytes())["bpe"])
+    with pytest.raises(ReferenceMismatch):
+        matches_reference("bpe", (words, long_b))
+    with pytest.raises(ReferenceMismatch):
+        matches_reference("bpe", ({**words, b"' \"'": 5}, long_a))
