@@ -4,9 +4,18 @@
     seqlab-grade release LAB --course DIR             student notebook + reference outputs
     seqlab-grade collect LAB SOURCE --course DIR      LMS zip or folder -> submitted/, with a report
     seqlab-grade autograde LAB [SOURCE] --course DIR  sandboxed, parallel; --workers, --engine dask
-    seqlab-grade feedback LAB --course DIR            HTML pages under DIR/feedback/
+    seqlab-grade feedback LAB --course DIR            HTML pages under DIR/feedback/, only where a
+                                                      result changed (--force: all); --workers
     seqlab-grade export [LAB] --course DIR            grades.csv, and per lab tests.csv, Gradescope
-                                                      results.json and the class report
+                                                      results.json and the class report; with a roster
+                                                      (--roster) Canvas and Moodle sheets, per lab and
+                                                      (no LAB) one for every lab
+    seqlab-grade similarity LAB --course DIR          pairs of submissions ranked by shared code, as an
+                                                      HTML report under DIR/similarity/LAB/; --threshold, --top
+    seqlab-grade deadline [LAB] --course DIR          due date, extensions and late policy in DIR/seqlab.toml
+                                                      (--due, --grace, --per-day, --cap, --zero-after,
+                                                      --extend, --timezone), applied to the saved results
+                                                      and the gradebook; no option: show them
     seqlab-grade labs [--check]                       regenerate (or check) labs/ from solutions/
 """
 from __future__ import annotations
@@ -55,11 +64,25 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--disk-mb", type=int, default=1024, help="size of each sandbox's job folder")
     q.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
-    q = add("feedback", "write HTML feedback for autograded submissions")
+    q = add("feedback", "write HTML feedback for autograded submissions whose result changed")
     q.add_argument("lab")
     q.add_argument("--student", help="only this student")
+    q.add_argument("--force", action="store_true", help="write every page again, changed or not")
+    q.add_argument("--workers", type=int, help="processes rendering pages (default: one per core)")
     q = add("export", "write the grade sheet, per-test CSV, Gradescope results and class report")
     q.add_argument("lab", nargs="?", help="the lab (default: every autograded lab)")
+    q.add_argument("--roster", type=Path, help="CSV: id, name and LMS ids (lms_id, sis_id, login, email) for "
+                   "canvas.csv and moodle.csv (default: the students collect --roster added)")
+    q.add_argument("--zeros", action="store_true",
+                   help="0, not an empty grade, for roster students who handed nothing in")
+    q.add_argument("--moodle-user", choices=("email", "username", "idnumber"), default="email",
+                   help="the Moodle user field moodle.csv identifies students by (default: email)")
+    q.add_argument("--lms-column", action="append", metavar="LAB=NAME",
+                   help="a lab's column in the LMS sheets, e.g. '01_rnn=Lab 1 (4410)' (4410: the Canvas assignment id)")
+    q = add("similarity", "rank pairs of submissions by the code they share (a lead for a TA, not proof)")
+    _similarity_arguments(q)
+    q = add("deadline", "set a lab's due date, extensions and late policy (seqlab.toml) and apply them")
+    _deadline_arguments(q)
     q = add("labs", "regenerate labs/ from solutions/")
     q.add_argument("--check", action="store_true", help="only check; fail when labs/ is out of date")
     q.add_argument("names", nargs="*", metavar="LAB", help="labs to regenerate (default: all)")
@@ -109,27 +132,101 @@ def _run(args: argparse.Namespace) -> None:
         problems = {r.student: r.problem for r in results if r.problem}
         print(score_table(args.course, args.lab, problems).format())
         print(f"isolation: {results[0].sandbox if results else 'none (no submissions)'}")
+        from .latepenalty import summary
+        if summary(results):
+            print(summary(results))
         slow = sorted(r.student for r in results if any(t.status == "timeout" for t in r.tests))
         if slow:
             print(f"timed out, worth a regrade with a longer limit ({len(slow)}): {', '.join(slow)}\n"
                   f"  seqlab-grade autograde {args.lab} --course {args.course} --timeout {2 * args.timeout} --force")
     elif args.command == "feedback":
-        from .report import feedback_pages
-        pages = feedback_pages(args.course, args.lab, args.student)
-        print("feedback pages:\n  " + "\n  ".join(str(p) for p in pages))
+        from .report import update_feedback
+        run = update_feedback(args.course, args.lab, args.student, force=args.force, workers=args.workers)
+        written = [p for p in run.pages if p.parent.parent.name in run.written]
+        print("feedback pages written:" + "".join(f"\n  {p}" for p in written) if written else "no feedback page written")
+        if run.failed:
+            raise GradingError(run.format())
+        print(run.format())
     elif args.command == "export":
+        from .lms import SheetOptions, course_roster, export_lms, parse_columns
         from .report import export_all
         labs = [args.lab] if args.lab else sorted(p.name for p in (args.course / "results").glob("*") if p.is_dir())
         if not labs:
             raise GradingError(f"nothing autograded in {args.course}: run `seqlab-grade autograde` first")
+        sheets = SheetOptions(course_roster(args.course, args.roster), args.zeros, args.moodle_user,
+                              parse_columns(args.lms_column))    # the roster read (and checked) once
         for lab in labs:
-            for name, path in export_all(args.course, lab).items():
+            paths = export_all(args.course, lab, sheets)
+            for name, path in paths.items():
                 print(f"{lab} {name}: {path}")
+        if not args.lab:                  # one Canvas and one Moodle sheet with a column per lab
+            paths = export_lms(args.course, labs, sheets)
+            for name, path in paths.items():
+                print(f"every lab {name}: {path}")
+        if "lms_report" in paths:
+            print(paths["lms_report"].read_text(encoding="utf-8"), end="")
+    elif args.command == "similarity":
+        from .similarity import similarity
+        from .similarity_report import summary, write_report
+        result = similarity(args.course, args.lab, threshold=args.threshold, common=args.common, repo=args.repo)
+        index = write_report(result, Path(args.course).resolve() / "similarity" / args.lab, top=args.top)
+        print(f"{summary(result, args.top)}\nreport: {index}")
+    elif args.command == "deadline":
+        _deadline(args)
     elif args.command == "labs":
         from .release import sync_labs
         changed = sync_labs(args.repo, args.names or None, check=args.check)
         verb = "up to date" if args.check else (f"rewrote {len(changed)} file(s)" if changed else "already up to date")
         print(f"labs/: {verb}" + "".join(f"\n  {p}" for p in changed))
+
+
+def _deadline_arguments(q: argparse.ArgumentParser) -> None:
+    q.add_argument("lab", nargs="?", help="the lab (without one: the course's policy, for every lab, and time zone)")
+    q.add_argument("--due", help="due date: '2025-03-01 23:59' (in the course's time zone) or '2025-03-01T23:59+01:00'")
+    q.add_argument("--no-due", action="store_true", help="remove the lab's due date (nothing is late)")
+    q.add_argument("--timezone", help="the course's time zone, e.g. Europe/Paris (default UTC)")
+    q.add_argument("--grace", help="lateness that costs nothing, e.g. 15m (0: none)")
+    q.add_argument("--per-day", help="share of the lab's points lost per day started, e.g. 10%%")
+    q.add_argument("--per-hour", help="share of the lab's points lost per hour started, instead of per day")
+    q.add_argument("--cap", help="the most lateness can cost, e.g. 50%%")
+    q.add_argument("--zero-after", help="no credit when later than this, e.g. 7d (none: never)")
+    q.add_argument("--extend", action="append", default=[], metavar="STUDENT=TIME",
+                   help="an extension: jdoe=48h, or their own due date kim='2025-03-05 12:00', or jdoe=none")
+
+
+def _deadline(args: argparse.Namespace) -> None:
+    from .deadlines import configure, explain, lab_deadline
+    from .latepenalty import refresh, summary
+    policy = {"grace": args.grace, "per_day": args.per_day, "per_hour": args.per_hour, "cap": args.cap,
+              "zero_after": args.zero_after}
+    changes = any(policy.values()) or args.due or args.no_due or args.timezone or args.extend
+    if changes:
+        configure(args.course, args.lab, due=args.due, no_due=args.no_due, timezone_name=args.timezone,
+                  policy=policy, extend=args.extend)
+    labs = [args.lab] if args.lab else sorted(p.name for p in (args.course / "results").glob("*") if p.is_dir())
+    for lab in labs:
+        deadline = lab_deadline(args.course, lab)
+        print(explain(deadline))
+        results = refresh(args.course, lab, deadline=deadline)    # saved results and the gradebook, as now set
+        if summary(results):
+            print(summary(results))
+        elif results:
+            print(f"  {len(results)} graded submission(s), none late")
+        strays = sorted(set(deadline.extensions) - {r.student for r in results})
+        if strays and results:
+            print(f"  extension for student(s) with no graded submission of {lab} (a typo?): {', '.join(strays)}")
+
+
+def _similarity_arguments(q: argparse.ArgumentParser) -> None:
+    from .similarity import COMMON, THRESHOLD, TOP
+    q.add_argument("lab")
+    q.add_argument("--threshold", type=float, default=THRESHOLD,
+                   help=f"flag pairs scoring at least this (0 to 1; default {THRESHOLD})")
+    q.add_argument("--top", type=int, default=TOP, help=f"list at least this many pairs (default {TOP})")
+    q.add_argument("--common", type=int, default=COMMON,
+                   help=f"ignore code found in more than this many submissions (default {COMMON}, as MOSS)")
+    q.add_argument("--repo", type=Path, help="repository root whose labs/ holds the starter, when the lab "
+                   "was not released into this course")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

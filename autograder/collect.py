@@ -19,6 +19,12 @@ copies were set aside, what was skipped, and which roster students handed nothin
   newer (zip entry date or file mtime), marked LATE, the higher copy number ("x (1)" over "x").
   But a file the LMS names as the student's (or ``--pattern`` does) always beats one whose plain
   file or folder name only looks like theirs: that clash is reported as a conflict for the TA.
+- Times: each kept notebook's submission time goes to nbgrader's ``submitted/<student>/<lab>/timestamp.txt``
+  and the report, from the download's own record where it has one (Gradescope's ``:created_at:``,
+  Blackboard's attempt time), else the zip entry's date or the file's mtime (``timestamps.py`` says
+  which LMS records what, and why a Canvas zip gives none). A malformed or implausible time is
+  reported and the next source tried. A rerun that finds the same bytes keeps the time written
+  first (or by the TA). With a roster, its ``extension_hours`` are recorded for ``deadlines.py``.
 - Zip files: an entry with an absolute path, a drive or ``..`` is skipped and reported (zip slip),
   links are skipped, ``__MACOSX/`` and dot files ignored, more than ``max_bytes`` uncompressed
   refuses it (zip bomb), and a folder every notebook shares (a download's wrapper) is not taken for
@@ -37,9 +43,11 @@ import stat
 import unicodedata
 import zipfile
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+from . import timestamps
 from .course import GradingError
 from .grade import student_id
 from .roster import RosterIndex, Student, add_students, load_roster, split_name
@@ -78,6 +86,10 @@ class CollectReport:
     skipped: List[Pair] = field(default_factory=list)          # (entry, why it is not a submission)
     missing: List[str] = field(default_factory=list)           # roster students without a submission
     dry_run: bool = False
+    submitted: Dict[str, str] = field(default_factory=dict)    # student id -> submission time (UTC), when known
+    time_sources: Dict[str, str] = field(default_factory=dict)  # student id -> where it came from, or why none
+    time_problems: List[Pair] = field(default_factory=list)    # (entry, a time found malformed or implausible)
+    extensions: Dict[str, float] = field(default_factory=dict)  # student id -> roster extension_hours (> 0)
 
     def format(self) -> str:
         """A report for the TA: one line per file that needs a look, then who is missing."""
@@ -86,13 +98,18 @@ class CollectReport:
             ("conflict(s)", self.conflicts), ("skipped", self.skipped), ("missing", self.missing)) if v]
         lines = [f"{self.lab} from {self.source}: " + ", ".join(counts) + (" (dry run: nothing written)" if self.dry_run else "")]
         width = max((len(s) for s in self.collected), default=0)
-        lines += [f"  {sid.ljust(width)} <- {entry}" for sid, entry in self.collected.items()]
+        lines += [f"  {sid.ljust(width)} <- {entry}, " + (f"submitted {self.submitted[sid]} ({self.time_sources.get(sid)})"
+                  if sid in self.submitted else f"submission time unknown ({self.time_sources.get(sid, 'not recorded')})")
+                  for sid, entry in self.collected.items()]
+        lines += [f"time of {entry!r} not used: {why}" for entry, why in self.time_problems]
         lines += [f"could not match {entry!r}: {why}" for entry, why in self.unmatched]
         lines += [f"superseded {entry!r}: {why}" for entry, why in self.superseded]
         lines += [f"conflict {entry!r}: {why}" for entry, why in self.conflicts]
         lines += [f"skipped {entry!r}: {why}" for entry, why in self.skipped]
         if self.missing:
             lines.append(f"no submission from {len(self.missing)} roster student(s): {', '.join(self.missing)}")
+        if self.extensions:
+            lines.append("extensions from the roster: " + ", ".join(f"{s} +{h:g} h" for s, h in self.extensions.items()))
         return "\n".join(lines)
 
     def save(self, course: os.PathLike) -> Path:
@@ -109,7 +126,7 @@ class CollectReport:
     def load(cls, course: os.PathLike, lab: str) -> "CollectReport":
         data = json.loads(report_path(course, lab).read_text(encoding="utf-8"))
         data["collected"] = {s: Path(p) for s, p in data["collected"].items()}
-        for key in ("unmatched", "superseded", "conflicts", "skipped"):
+        for key in ("unmatched", "superseded", "conflicts", "skipped", "time_problems"):
             data[key] = [tuple(pair) for pair in data.get(key, [])]
         return cls(**data)
 
@@ -133,9 +150,11 @@ def collect(source: os.PathLike, course: os.PathLike, lab: str, *,
         report.skipped += skipped + [(e.name, _not_a_notebook(e.name)) for e in entries
                                      if not _is_notebook(e) and not e.rel.endswith(GRADESCOPE_METADATA)]
         matcher = _Matcher(lab, pattern, students, entries)
+        tz, times = _course_timezone(course), timestamps.gradescope_times(matcher.metadata)
         groups: Dict[str, List[Tuple[tuple, str, _Entry, bool]]] = {}
         for e in filter(_is_notebook, entries):
             sid, why, m, named = matcher.identify(e)
+            e.match = m
             if sid is None:
                 report.unmatched.append((e.name, why))
             else:
@@ -158,16 +177,24 @@ def collect(source: os.PathLike, course: os.PathLike, lab: str, *,
                                                  f"{sid}'s, and that was kept: if {e.name!r} is the right file, "
                                                  "rename it <id>.ipynb and collect it on its own"))
             try:
+                when, origin, problems = _submission_time(kept, tz, times)
+                report.time_problems += [(kept.name, why) for why in problems]
                 if not dry_run:
-                    _write(kept, course / "submitted" / sid / lab / f"{lab}.ipynb")
+                    when, origin = _write_submission(kept, course / "submitted" / sid / lab, lab, when, origin)
                 report.collected[sid] = Path(kept.name)
+                report.time_sources[sid] = origin
+                if when is not None:
+                    report.submitted[sid] = timestamps.utc_text(when)
             except (OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as err:
                 report.skipped.append((kept.name, f"could not be read ({err}); download it again"))
     report.collected = dict(sorted(report.collected.items()))
-    for pairs in (report.unmatched, report.superseded, report.conflicts, report.skipped):
+    for pairs in (report.unmatched, report.superseded, report.conflicts, report.skipped, report.time_problems):
         pairs.sort()
     if students is not None:
         report.missing = sorted(s.id for s in students if s.id not in report.collected)
+        report.extensions = {s.id: s.extension_hours for s in students if s.extension_hours and s.id in report.collected}
+    else:                           # collected without the roster: its extensions, recorded before, still hold
+        report.extensions = {s: h for s, h in _recorded_extensions(course, lab).items() if s in report.collected}
     if not dry_run:
         if update_gradebook:    # a name that is not plain ASCII is kept as the student's name
             found = {ids[key]: spelled[key] for key in groups}
@@ -194,7 +221,8 @@ class _Matcher:
             if "student" not in self.patterns[0][1].groupindex:
                 raise GradingError(f"--pattern {pattern!r} has no (?P<student>...) group: "
                                    "name the part that is the student")
-        self.aliases = _gradescope(entries)
+        self.metadata = _gradescope_metadata(entries)
+        self.aliases = _gradescope(self.metadata)
         # The LMS naming schemes seen here: a plain <name>.ipynb beside them is a stray file.
         self.lms = sorted({kind for e in filter(_is_notebook, entries) for kind in _LMS
                            if re.search(PATTERNS[kind], e.rel, re.I)})
@@ -323,13 +351,17 @@ def _not_a_notebook(name: str) -> str:
     return f"not a notebook ({Path(name).suffix or 'no extension'})"
 
 
-def _gradescope(entries: List["_Entry"]) -> Dict[str, List[str]]:
-    """Gradescope folder (``submission_<n>``) -> its first submitter's sid, email and name."""
+def _gradescope_metadata(entries: List["_Entry"]) -> str:
+    """The text of Gradescope's ``submission_metadata.yml`` in the source ("" when there is none)."""
     meta = next((e for e in entries if e.rel.rsplit("/", 1)[-1] == GRADESCOPE_METADATA), None)
     if meta is None:
-        return {}
+        return ""
     with meta.open() as f:
-        text = f.read(1 << 24).decode("utf-8", "replace")
+        return f.read(1 << 24).decode("utf-8", "replace")
+
+
+def _gradescope(text: str) -> Dict[str, List[str]]:
+    """Gradescope folder (``submission_<n>``) -> its first submitter's sid, email and name."""
     people: Dict[str, Dict[str, str]] = {}
     folder = None
     for line in text.splitlines():
@@ -347,6 +379,20 @@ class _Entry:
     mtime: float                     # seconds (zip entry date taken as UTC)
     open: Callable[[], IO[bytes]]
     rel: str = ""                    # ``name`` less any wrapper folder every notebook shares
+    info: Optional[zipfile.ZipInfo] = None    # the zip entry (None: a file in a folder)
+    match: Optional[re.Match] = None          # what named its student
+
+
+def _course_timezone(course: Path) -> tzinfo:
+    """The course's time zone (``deadlines.py``), in which times without an offset are read."""
+    from .deadlines import course_timezone
+    return course_timezone(course)
+
+
+def _recorded_extensions(course: Path, lab: str) -> Dict[str, float]:
+    """The roster extensions an earlier collect of ``lab`` recorded."""
+    from .deadlines import roster_extensions
+    return roster_extensions(course, lab)
 
 
 @contextlib.contextmanager
@@ -401,7 +447,7 @@ def _zip_entries(source: Path, archive: zipfile.ZipFile, max_bytes: int) -> Tupl
             raise GradingError(f"refusing {source}: it unpacks to more than {max_bytes / 2**20:g} MiB (a zip bomb?); "
                                "check it, then raise the limit (max_bytes) if it is genuine")
         entries.append(_Entry(info.filename, calendar.timegm(info.date_time),
-                              functools.partial(archive.open, info), "/".join(parts)))
+                              functools.partial(archive.open, info), "/".join(parts), info))
     # Drop the leading folders that every notebook shares (a download's wrapper), unless one is
     # named the LMS way (then it is the one student's folder).
     paths = [e.rel.split("/") for e in entries if _is_notebook(e)]
@@ -415,13 +461,60 @@ def _zip_entries(source: Path, archive: zipfile.ZipFile, max_bytes: int) -> Tupl
     return entries, skipped
 
 
-def _write(entry: _Entry, dest: Path) -> None:
-    """Copy the entry's bytes to ``dest`` unless it already holds them (a rerun rewrites nothing)."""
+def _write(entry: _Entry, dest: Path) -> bool:
+    """Copy the entry's bytes to ``dest`` unless it already holds them (a rerun rewrites nothing);
+    returns whether it wrote."""
     with entry.open() as f:
         data = f.read()
     if dest.is_file() and dest.read_bytes() == data:
-        return
+        return False
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(dest)
+    return True
+
+
+def _write_submission(entry: _Entry, folder: Path, lab: str, when: Optional[datetime],
+                      origin: str) -> Tuple[Optional[datetime], str]:
+    """Copy the notebook into ``folder`` with its time in ``timestamp.txt``; returns the time it has
+    there and where that came from. The same bytes as before keep the time written then (or by the TA)."""
+    if _write(entry, folder / f"{lab}.ipynb") or not (folder / timestamps.TIMESTAMP_FILE).exists():
+        timestamps.write_timestamp(folder, when)
+        return when, origin
+    kept, why = timestamps.read_timestamp(folder)
+    if kept is not None and when is not None and abs((kept - when).total_seconds()) < 1e-3:
+        return kept, origin
+    return kept, ("timestamp.txt kept: this file was collected before" if kept else
+                  f"{why} (this file was collected before: fix or remove timestamp.txt)")
+
+
+def _submission_time(e: _Entry, tz: tzinfo, times: Dict[str, str]) -> Tuple[Optional[datetime], str, List[str]]:
+    """(time, where it came from or why there is none, what was wrong with each time not used) of a
+    kept notebook: the LMS's own record of it, else its zip entry date or file mtime (``timestamps.py``)."""
+    groups = e.match.groupdict() if e.match else {}
+    canvas = e.match is not None and e.match.re.pattern == PATTERNS["Canvas"]
+    tries: List[Tuple[str, Callable[[], Tuple[datetime, str]]]] = []
+    if groups.get("student") in times:
+        tries.append(("Gradescope's :created_at:",
+                      lambda: (timestamps.parse_time(times[groups["student"]], tz), "Gradescope's :created_at:")))
+    if groups.get("when"):
+        tries.append(("Blackboard's attempt time", lambda: (timestamps.blackboard_time(groups["when"], tz),
+                                                            f"Blackboard's attempt time, read as {tz}")))
+    if canvas:                      # a Canvas zip's dates (and so its unpacked files') are the download's
+        pass
+    elif e.info is None:
+        tries.append(("file modification time", lambda: (timestamps.from_epoch(e.mtime), "file modification time")))
+    else:
+        tries.append(("zip entry date", lambda: timestamps.zip_time(e.info, tz)))
+    problems = []
+    for what, read in tries:
+        try:
+            when, label = read()
+            return timestamps.check_plausible(when), label, problems
+        except (ValueError, OverflowError) as err:
+            problems.append(f"{what}: {err}")
+    if canvas:
+        late = ", but Canvas marks it LATE" if groups.get("late") else ""
+        return None, f"Canvas downloads hold no submission time{late}", problems
+    return None, "the download holds no usable time", problems

@@ -31,6 +31,9 @@ DEFAULT_CELL_TIMEOUT = 600
 # The folder, under the course root, that holds the reference outputs (grader-only).
 REFERENCE_DIR = "reference"
 
+# nbgrader's late-submission plugin for every course: the policy in the course's seqlab.toml.
+LATE_PLUGIN = "autograder.latepenalty.SeqlabLatePenalty"
+
 
 # Kernels log only errors: ipykernel >= 7 warns at every start that it runs over local TCP.
 KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR",)
@@ -112,21 +115,45 @@ def nbgrader_config(course: Path, *, cell_timeout: int = DEFAULT_CELL_TIMEOUT) -
         nbp.AssignLatePenalties,
         nbp.CheckCellMetadata,
     ]
+    # The course's late policy (seqlab.toml) as nbgrader's late-submission plugin (``latepenalty.py``).
+    c.AssignLatePenalties.plugin_class = LATE_PLUGIN
     # nbgrader 0.9.6 renders the autograded notebook, hidden tests included; HideHiddenTests
     # runs after GetGrades (which needs the cells' grade ids, not their source).
     c.GenerateFeedback.preprocessors = [nbp.GetGrades, DropRubrics, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.exporter_class = FEEDBACK_EXPORTER    # every page with our Content-Security-Policy
     return c
+
+
+# What the formgrader's own buttons must do as seqlab-grade does (names, since the config file is text).
+FEEDBACK_EXPORTER = "autograder.report.FeedbackExporter"
+FORMGRADER_LINES = {
+    "AssignLatePenalties.plugin_class": f"c.AssignLatePenalties.plugin_class = {LATE_PLUGIN!r}\n",
+    # "Generate feedback" in the formgrader: hidden tests and rubrics left out, the CSP in every page
+    "GenerateFeedback.preprocessors": "c.GenerateFeedback.preprocessors = ['nbgrader.preprocessors.GetGrades', "
+                                      "'autograder.preprocessors.DropRubrics', 'autograder.preprocessors.HideHiddenTests', "
+                                      "'nbconvert.preprocessors.CSSHTMLHeaderPreprocessor']\n",
+    "GenerateFeedback.exporter_class": f"c.GenerateFeedback.exporter_class = {FEEDBACK_EXPORTER!r}\n",
+}
 
 
 def write_course_config(course: Path) -> Path:
     """``<course>/nbgrader_config.py``, so that ``jupyter lab`` started in the course folder finds
-    the course in nbgrader's formgrader (and logs no warning about a missing exchange folder)."""
+    the course in nbgrader's formgrader (and logs no warning about a missing exchange folder), and
+    what the formgrader or an ``nbgrader`` command run there does follows the course's rules: the
+    late policy, and feedback pages without hidden tests or rubrics and with our CSP. Lines missing
+    from a file written before are added to it."""
     path = Path(course).resolve() / "nbgrader_config.py"
     if not path.exists():
         path.write_text("# Written by seqlab-grade: lets `jupyter lab` here open this course in the formgrader.\n"
                         "c = get_config()  # noqa: F821\n"
                         f"c.CourseDirectory.root = {str(path.parent)!r}\n"
-                        f"c.Exchange.root = {str(path.parent / 'exchange')!r}\n")
+                        f"c.Exchange.root = {str(path.parent / 'exchange')!r}\n" + "".join(FORMGRADER_LINES.values()))
+        return path
+    text = path.read_text(encoding="utf-8")
+    missing = [line for setting, line in FORMGRADER_LINES.items() if setting not in text]
+    if missing:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("".join(missing))
     return path
 
 

@@ -3,6 +3,10 @@
 All three read ``results.SubmissionResult`` records (``results.load_results(course, lab)``), never
 the gradebook or a kernel; nbgrader's own per-student CSV stays in ``report.export_csv``.
 
+A late penalty (``deadlines.py``) shows in each: the CSV's ``late_penalty``, ``final_total`` and
+``late`` (the reason) columns, Gradescope's top-level ``score`` (after the penalty, the tests keep
+what they earned) and ``output``, and the class report's table of late submissions.
+
 - ``export_tests_csv``: one row per student and test, for a spreadsheet. Cells that a spreadsheet
   would run as a formula (starting ``= + - @``, tab or CR: OWASP's CSV-injection list) get a
   leading ``'``, since messages are written by the student's code.
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 from .course import GradingError
+from .deadlines import describe
 from .pages import STATUS_COLOURS, check_student_id, class_html, fmt_points, student_text
 from .results import STATUSES, SubmissionResult
 
@@ -36,7 +41,7 @@ from .results import STATUSES, SubmissionResult
 GRADESCOPE_RESULTS = Path("/autograder/results/results.json")
 CSV_MESSAGE_CHARS = 300
 TESTS_CSV_COLUMNS = ["student", "lab", "test", "status", "points", "max_points", "seconds", "message",
-                     "total", "max_total"]
+                     "total", "max_total", "late_penalty", "final_total", "late"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
 
@@ -63,7 +68,8 @@ def export_tests_csv(results: Sequence[SubmissionResult], dest: os.PathLike) -> 
     dest.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for r in sorted(results, key=lambda r: (r.student, r.lab)):
-        total = [fmt_points(r.score), fmt_points(r.max_score)]
+        total = [fmt_points(r.score), fmt_points(r.max_score), fmt_points(r.late_penalty), fmt_points(r.final_score),
+                 one_line(describe(r))]
         for t in r.tests:
             rows.append([r.student, r.lab, t.name, t.status, fmt_points(t.points), fmt_points(t.max_points),
                          f"{t.seconds:.2f}", one_line(t.message), *total])
@@ -81,7 +87,11 @@ def export_tests_csv(results: Sequence[SubmissionResult], dest: os.PathLike) -> 
 def gradescope_json(result: SubmissionResult) -> dict:
     """``result`` in Gradescope's ``results.json`` format (a dict ready for ``json.dump``)."""
     r = result
-    summary = [f"{r.lab}: {fmt_points(r.score)} / {fmt_points(r.max_score)} points."]
+    summary = [f"{r.lab}: {fmt_points(r.final_score)} / {fmt_points(r.max_score)} points."]
+    if r.late_penalty:
+        summary.append(f"Late penalty: −{fmt_points(r.late_penalty)} points (the tests earned {fmt_points(r.score)}).")
+    if describe(r):
+        summary.append(student_text(describe(r), 500))
     if r.problem:
         summary.append("This submission could not be graded automatically; your TA has the details.")
     if r.repairs:
@@ -97,7 +107,7 @@ def gradescope_json(result: SubmissionResult) -> dict:
                       "status": "passed" if t.passed else "failed",
                       "output": text + (f"\n\n{message}" if message else ""),
                       "output_format": "text", "visibility": "visible"})
-    return {"score": float(r.score), "execution_time": int(round(r.seconds)), "output": "\n".join(summary),
+    return {"score": float(r.final_score), "execution_time": int(round(r.seconds)), "output": "\n".join(summary),
             "stdout_visibility": "hidden", "tests": tests}
 
 

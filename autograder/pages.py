@@ -125,10 +125,15 @@ def table(header: List[str], rows: Iterable[List[str]], numeric: Iterable[int] =
 def student_html(result: SubmissionResult, feedback_link: Optional[str] = None) -> str:
     """The page of one student's graded submission, as HTML text."""
     r = result
-    share = f" ({100 * r.score / r.max_score:.0f}%)" if r.max_score else ""
+    share = f" ({100 * r.final_score / r.max_score:.0f}%)" if r.max_score else ""
     body = [f"<h1>{esc(r.lab)}: your results</h1>",
             f'<p class="meta">student {esc(r.student)}</p>',
-            f'<p class="score">{fmt_points(r.score)} / {fmt_points(r.max_score)} points{share}</p>']
+            f'<p class="score">{fmt_points(r.final_score)} / {fmt_points(r.max_score)} points{share}</p>']
+    if r.late is not None:        # the late penalty and its reason (deadlines.py), or that there is none
+        from .deadlines import describe
+        penalty = (f"Late penalty: −{fmt_points(r.late_penalty)} points (the tests earned {fmt_points(r.score)}): "
+                   if r.late_penalty else "")
+        body.append(f'<p class="{"note" if r.late_penalty else "meta"}">{esc(penalty + student_text(describe(r), 500))}</p>')
     if r.problem:
         body.append('<p class="note">This submission could not be graded automatically; your TA has '
                     "the details and will grade it by hand.</p>")
@@ -173,8 +178,8 @@ def student_page(result: SubmissionResult, dest: os.PathLike, *,
 def write_pages(course: os.PathLike, lab: str, results: Iterable[SubmissionResult]) -> List[Path]:
     """Write ``<course>/feedback/<student>/<lab>/results.html`` for each result of ``lab``.
 
-    Run it after nbgrader's ``generate_feedback``: with ``force`` that removes the folder first.
-    Each page links to nbgrader's ``<lab>.html`` beside it when that exists."""
+    Each page links to nbgrader's ``<lab>.html`` beside it when that exists, so write that first
+    (``report.update_feedback`` does, and writes these only for results that changed)."""
     pages = []
     for r in results:
         if r.lab != lab:
@@ -223,6 +228,9 @@ def class_html(lab: str, results: Sequence[SubmissionResult], stats: Sequence[An
         full = sum(s >= max_score for s in scores)
         body.append(f'<p class="score">mean {fmt_points(statistics.mean(scores))} / {fmt_points(max_score)}, '
                     f"median {fmt_points(statistics.median(scores))}; {full} with full marks</p>")
+        if any(r.late_penalty for r in graded):
+            body.append(f'<p class="meta">after late penalties: mean '
+                        f"{fmt_points(statistics.mean(r.final_score for r in graded))} (listed under Late)</p>")
     struggled = [s for s in stats if s.pass_rate < 1.0][:3]
     if struggled:
         items = "".join(f"<li><code>{esc(s.name)}</code>: {100 * s.pass_rate:.0f}% passed; most common "
@@ -241,6 +249,14 @@ def class_html(lab: str, results: Sequence[SubmissionResult], stats: Sequence[An
     body += ["<h2>Tests, hardest first</h2>",
              table(["test", "points", "passed", "pass rate", "not passed", "most common failure (first line; numbers may differ)",
                     "median s"], rows, numeric=[1, 2, 3, 6])]
+    if any(r.late is not None for r in results):       # the lab has a due date (deadlines.py)
+        from .deadlines import describe
+        late = [r for r in results if r.late is not None and (r.late.fraction or r.late.problem)]
+        body.append(f"<h2>Late ({len(late)})</h2>")
+        body.append(table(["student", "submitted (UTC)", "penalty", "why (a time unknown is not penalised)"],
+                          ([esc(r.student), esc(r.late.submitted[:16].replace("T", " ") or "unknown"),
+                            f"−{fmt_points(r.late_penalty)}" if r.late_penalty else "none", esc(describe(r))]
+                           for r in late), numeric=[2]) if late else "<p>No submission lost points for lateness.</p>")
     body.append(f"<h2>Not graded ({len(problems)})</h2>")
     body.append(table(["student", "problem (for the TA)"],
                       ([esc(r.student), f"<pre>{esc(student_text(r.problem, 1000))}</pre>"] for r in problems))

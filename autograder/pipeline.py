@@ -67,8 +67,10 @@ class Graded:
 # --- in the worker -------------------------------------------------------------------------------
 
 def grade_one(job: Job) -> Graded:
-    """Repair, execute and score one submission. Never raises: failures become results."""
-    start = time.monotonic()
+    """Repair, execute and score one submission. Never raises: failures become results.
+
+    Each step's seconds go to ``result.phases`` (with the runner's own, and each code cell's)."""
+    start, lap = time.monotonic(), time.perf_counter()
     template = nbformat.read(str(grading_template(job.course, job.lab)), as_version=4)
     result = SubmissionResult(job.student, job.lab, source=str(job.submission), digest=job.digest)
     try:
@@ -85,6 +87,7 @@ def grade_one(job: Job) -> Graded:
         nb = repaired.notebook
         from . import rules
         broken = {name: rules.describe(v) for name, v in rules.violations(nb.cells, template.cells).items()}
+        lap = _lap(result.phases, "read and repair", lap)
         use_bwrap = job.sandbox == "bwrap" or (job.sandbox == "auto" and bubblewrap() is not None)
         if job.sandbox == "bwrap" and bubblewrap() is None:
             raise GradingError("--sandbox bwrap was asked for, but bubblewrap is missing or does not "
@@ -94,9 +97,14 @@ def grade_one(job: Job) -> Graded:
         # The job folder goes after every process of the sandbox is killed, without recursion (a student
         # can leave a chain of folders thousands deep) and without following links.
         with open_sandbox(job.limits, use_bwrap, chosen=job.sandbox == "limits") as box:
+            lap = _lap(result.phases, "sandbox set-up", lap)
             result.sandbox = box.description
             run = run_notebook(nb, box, job.limits)
+            lap = _lap(result.phases, "run the notebook", lap)
             emitted = read_emitted(box.job / "work" / EMIT_NAME)
+        lap = _lap(result.phases, "sandbox tear-down", lap)
+        result.phases.update(run.phases)
+        result.phases.update({f"cell {i}": round(c.seconds, 4) for i, c in sorted(run.cells.items())})
         reference = pickle.loads(reference_store(job.course, job.lab).read_bytes())
         cases = json.loads(hidden_cases(job.course, job.lab).read_text())
         result.tests = score(nb, run.cells, cases, emitted, reference, _tolerances(job.course, job.lab), broken)
@@ -105,7 +113,10 @@ def grade_one(job: Job) -> Graded:
             result.repairs.append(f"the kernel was restarted {run.restarts} time(s) after a crash or timeout")
         _mark_hidden_failures(nb, result.tests)
         _add_rubrics(nb, job.course, job.lab)
-        return Graded(_timed(result, start), nbformat.writes(nb))
+        lap = _lap(result.phases, "scoring", lap)
+        text = nbformat.writes(nb)
+        _lap(result.phases, "serialise", lap)
+        return Graded(_timed(result, start), text)
     except Exception as err:  # the grader's own failure: say so, never lose the other students
         result.problem = f"the grader failed on this submission: {type(err).__name__}: {err}"
         result.tests = _all(template, "ungraded", result.problem)
@@ -134,6 +145,13 @@ def _all(template, status: str, message: str) -> List[TestResult]:
     from .written import written_cells
     return [TestResult(name, 0.0, points, status, message[:2000])
             for _, name, points in sorted(grade_cells(template) + written_cells(template))]
+
+
+def _lap(phases: Dict[str, float], name: str, since: float) -> float:
+    """Record the seconds since ``since`` as ``phases[name]``; returns now, the next step's start."""
+    now = time.perf_counter()
+    phases[name] = round(now - since, 4)
+    return now
 
 
 def _timed(result: SubmissionResult, start: float) -> SubmissionResult:
@@ -200,12 +218,15 @@ def autograde(course: os.PathLike, lab: str, students: Optional[Iterable[str]] =
             raise GradingError(f"{need} is missing: run `seqlab-grade release {lab} --course {course}` "
                                "before autograding")
     limits = limits or Limits()
-    jobs, results = [], []
+    from .deadlines import lab_deadline
+    from .latepenalty import refresh
+    deadline = lab_deadline(course, lab)     # a seqlab.toml with a mistake stops here, before any grading
+    jobs, results, kept = [], [], []
     for student, path in submissions(course, lab, students).items():
         job = Job(course, lab, student, path.resolve(), limits, sandbox, digest(course, lab, path, limits))
         saved = None if force else load_result(course, lab, student)
         if saved is not None and saved.digest == job.digest and not _grader_failed(saved):
-            results.append(saved)          # unchanged since it was graded: nothing to do
+            kept.append(saved)          # unchanged since it was graded: only its lateness may have changed
         else:
             jobs.append(job)
     workers = workers or os.cpu_count() or 1
@@ -214,9 +235,10 @@ def autograde(course: os.PathLike, lab: str, students: Optional[Iterable[str]] =
         raise GradingError(f"unknown engine {engine!r}: use local or dask")
     with _progress(len(jobs), lab, progress) as bar:
         for graded in run(jobs, workers, scheduler):
-            write(course, graded)
+            write(course, graded, deadline)
             results.append(graded.result)
             bar.update(1)
+    results += refresh(course, lab, kept, deadline)     # a new time, extension or deadline since
     return sorted(results, key=lambda r: r.student)
 
 
@@ -226,11 +248,16 @@ def _grader_failed(saved: SubmissionResult) -> bool:
     return any(t.status == "ungraded" for t in saved.tests)
 
 
-def write(course: Path, graded: Graded) -> None:
+def write(course: Path, graded: Graded, deadline=None) -> None:
     """The single writer: result JSON, autograded notebook (sanitised: TAs and students open it),
-    gradebook scores."""
+    gradebook scores, then the late penalty, from the submission's time and the lab's ``deadline``
+    (default: the course's), set nbgrader's way (``latepenalty.record``) once the scores are in."""
+    from .deadlines import lab_deadline
+    from .latepenalty import assess_result, record
     from .sanitize import sanitize_notebook
     r = graded.result
+    deadline = deadline or lab_deadline(course, r.lab)
+    r.late = assess_result(course, r, deadline)
     dest = course / "autograded" / r.student / r.lab / f"{r.lab}.ipynb"
     before = _written_answers(dest)  # what the TA graded, if this submission was graded before
     after = before
@@ -261,6 +288,7 @@ def write(course: Path, graded: Graded) -> None:
             grade.needs_manual_grade = grade.manual_score is not None   # nbgrader's SaveAutoGrades rule
         gb.db.commit()
     save_result(course, r)
+    record(course, r.lab, [r], deadline)
 
 
 def _written_answers(notebook) -> Dict[str, str]:

@@ -6,14 +6,21 @@ per student and lab under ``<course>/results/<lab>/<student>.json``; a rerun rep
 
 A test is one nbgrader grade cell. Its status is one of ``STATUSES``; a code cell earns its
 points only when ``passed`` (all or nothing), a written answer what the TA gives it (``written.py``).
+
+A submission's lateness is a ``Late`` record (``deadlines.py`` fills it in): the fraction of the
+lab's points it costs, and why. The ``score`` stays what the tests earned, as nbgrader's does;
+``late_penalty`` is that fraction in points (never more than the score) and ``final_score`` the
+grade after it. A result saved before deadlines existed has no ``late`` and loads as on time.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 # Status of one test, and what each means (the exports and feedback pages print these words).
 STATUSES: Dict[str, str] = {
@@ -52,6 +59,26 @@ class TestResult:
         return self.status == "passed" or (self.status == "graded" and self.points >= self.max_points)
 
 
+def penalty_points(fraction: float, max_points: float, score: float) -> float:
+    """A late penalty in points: ``fraction`` of the lab's ``max_points``, no more than ``score`` (as
+    nbgrader's ``AssignLatePenalties`` keeps it), to the hundredth of a point."""
+    return round(max(0.0, min(score, fraction * max_points)), 2)
+
+
+@dataclass
+class Late:
+    """When a submission came in against the student's due date, and what that costs."""
+
+    submitted: str = ""          # the submission time (ISO 8601, UTC); "" when none is known
+    due: str = ""                # the student's due date, extension included (ISO 8601, UTC)
+    extension: str = ""          # the student's extension in words ("24 h"); "" when none
+    seconds_late: float = 0.0    # after that due date; 0 when on time
+    fraction: float = 0.0        # of the lab's points lost
+    reason: str = ""             # "submitted 2 days 3 hours after the due date (extension: 24 h)"
+    rule: str = ""               # the policy that set the fraction: "10% a day started, at most 50%"
+    problem: str = ""            # why no submission time is known, for the TA
+
+
 @dataclass
 class SubmissionResult:
     """One student's submission of one lab, graded."""
@@ -65,10 +92,25 @@ class SubmissionResult:
     source: str = ""           # the submitted file, relative to the course
     digest: str = ""           # hash of submission + grading inputs: an unchanged rerun is skipped
     problem: str = ""          # set when the whole submission could not be graded, for the TA
+    # Seconds per step of grading it, for benchmarks/grading_phases.py: "read and repair", "sandbox
+    # set-up", "kernel start", "cell <index>" (each code cell of the repaired notebook), "scoring" ...
+    # (see ``pipeline.grade_one`` and ``runner.run_notebook``); empty in results saved before it.
+    phases: Dict[str, float] = field(default_factory=dict)
+    late: Optional[Late] = None  # against the due date (None: the lab has none, or saved before deadlines)
 
     @property
     def score(self) -> float:
         return sum(t.points for t in self.tests)
+
+    @property
+    def late_penalty(self) -> float:
+        """Points lost for lateness: the ``late`` fraction of the lab's points, at most the score."""
+        return penalty_points(self.late.fraction, self.max_score, self.score) if self.late else 0.0
+
+    @property
+    def final_score(self) -> float:
+        """The grade: the score less the late penalty."""
+        return round(self.score - self.late_penalty, 2) if self.late_penalty else self.score
 
     @property
     def max_score(self) -> float:
@@ -81,7 +123,19 @@ class SubmissionResult:
     def from_json(cls, text: str) -> "SubmissionResult":
         data = json.loads(text)
         data["tests"] = [TestResult(**t) for t in data.get("tests", [])]
+        if data.get("late") is not None:
+            data["late"] = Late(**data["late"])
         return cls(**data)
+
+
+@contextlib.contextmanager
+def timed(phases: Dict[str, float], name: str) -> Iterator[None]:
+    """Add the seconds the ``with`` block takes to ``phases[name]`` (a step may run more than once)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        phases[name] = round(phases.get(name, 0.0) + time.perf_counter() - start, 4)
 
 
 def results_dir(course: os.PathLike, lab: str) -> Path:

@@ -1,11 +1,11 @@
 """The class roster: read a CSV of students, add them to the gradebook, find a student from a name.
 
 ``load_roster`` reads a CSV with an ``id`` column and optionally ``name`` (or ``first_name``,
-``last_name``), ``email``, ``login`` and ``lms_id``, checking each line (safe ids, no duplicates,
-a plausible email) and naming the line at fault. ``RosterIndex`` finds the student a file name
-means: by id, login, LMS user id, email or its local part first, then by full name in any order
-and spelling ("Smith, Jane" ~ "Jane Smith" ~ "jane_smith" ~ Canvas's "smithjane"). The gradebook
-is nbgrader's own (``update_or_create_student``).
+``last_name``), ``email``, ``login``, ``lms_id`` and ``sis_id`` (the last for the LMS grade sheets),
+checking each line (safe ids, no duplicates, a plausible email) and naming the line at fault.
+``RosterIndex`` finds the student a file name means: by id, login, LMS user id, email or its local
+part first, then by full name in any order and spelling ("Smith, Jane" ~ "Jane Smith" ~
+"jane_smith" ~ Canvas's "smithjane"). The gradebook is nbgrader's own (``update_or_create_student``).
 """
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from .grade import student_id
 
 _COLUMNS = {"id": "id", "student_id": "id", "name": "name", "full_name": "name", "first_name": "first_name",
             "last_name": "last_name", "email": "email", "e_mail": "email", "login": "login", "username": "login",
-            "lms_id": "lms_id", "lms_user_id": "lms_id"}
+            "lms_id": "lms_id", "lms_user_id": "lms_id", "sis_login_id": "login",
+            "sis_id": "sis_id", "sis_user_id": "sis_id", "id_number": "sis_id", "idnumber": "sis_id",
+            "extension_hours": "extension_hours", "extension": "extension_hours", "extra_hours": "extension_hours"}
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,13 @@ class Student:
     email: str = ""
     login: str = ""         # LMS login or user name
     lms_id: str = ""        # LMS user id (Canvas and Moodle put it in file names)
+    sis_id: str = ""        # the institution's student number: Canvas's SIS User ID, Moodle's ID number
+    extension_hours: float = 0.0   # more time on every lab's due date (an accommodation; ``deadlines.py``)
 
 
 def load_roster(path: os.PathLike) -> List[Student]:
     """Students from a CSV file with a header: ``id`` and optionally ``name`` (or ``first_name``,
-    ``last_name``), ``email``, ``login``, ``lms_id``; other columns are ignored."""
+    ``last_name``), ``email``, ``login``, ``lms_id``, ``sis_id``, ``extension_hours``; other columns are ignored."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -72,9 +76,22 @@ def load_roster(path: os.PathLike) -> List[Student]:
             raise GradingError(f"{where}: email {f['email']!r} has no '@'; fix it or leave it empty")
         first, last = split_name(f.get("name", ""))
         students[sid] = Student(sid, f.get("first_name") or first, f.get("last_name") or last,
-                                f.get("email", ""), f.get("login", ""), f.get("lms_id", ""))
+                                f.get("email", ""), f.get("login", ""), f.get("lms_id", ""), f.get("sis_id", ""),
+                                _hours(f.get("extension_hours", ""), where))
         lines[sid] = rows.line_num
     return list(students.values())
+
+
+def _hours(text: str, where: str) -> float:
+    """An ``extension_hours`` cell: empty, or a number of hours (0 or more)."""
+    try:
+        hours = float(text) if text else 0.0
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours < 24 * 366:
+        raise GradingError(f"{where}: extension_hours {text!r} is not a number of hours; write e.g. 48, "
+                           "or leave it empty")
+    return hours
 
 
 def split_name(name: str) -> Tuple[str, str]:

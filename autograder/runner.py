@@ -38,6 +38,7 @@ from .reading import safe_markdown, scrub, scrub_text
 from .jobfolder import empty_job, folder_usage, fresh_home, remove_tree
 from .preprocessors import hidden_part, is_grade_cell
 from .processes import drain, kernel_of, reap
+from .results import timed
 from .sandbox import Limits, Sandbox, kernel_env, wrap
 
 
@@ -68,6 +69,9 @@ class Execution:
     notebook: nbformat.NotebookNode
     cells: Dict[int, CellRun] = field(default_factory=dict)
     restarts: int = 0
+    # Seconds of the runner's own steps, all kernels together: "kernel start", "kernel stop",
+    # "replay" (after a restart), "after each cell" (reaping strays, the disk check), "empty job folder".
+    phases: Dict[str, float] = field(default_factory=dict)
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -229,7 +233,8 @@ def run_notebook(nb: nbformat.NotebookNode, box: Sandbox, limits: Limits) -> Exe
     try:
         while position < len(code):
             try:
-                client = _start(nb, box, manager, limits)
+                with timed(run.phases, "kernel start"):
+                    client = _start(nb, box, manager, limits)
             except Exception as err:  # a kernel that will not start: no cell is to blame yet
                 first_tries -= 1
                 if not position and first_tries > 0 and time.monotonic() < deadline:
@@ -253,7 +258,8 @@ def run_notebook(nb: nbformat.NotebookNode, box: Sandbox, limits: Limits) -> Exe
                     break
                 run.restarts += 1
     finally:
-        empty_job(job, keep=emit_file)        # what the student wrote, deep folder chains included
+        with timed(run.phases, "empty job folder"):
+            empty_job(job, keep=emit_file)    # what the student wrote, deep folder chains included
     why = ("the notebook's time limit" if time.monotonic() >= deadline
            else f"the kernel was restarted {run.restarts} times, the most allowed")
     if failed_start:
@@ -271,23 +277,26 @@ def _run_cells(run: Execution, client: "_Client", nb, code: List[int], position:
     kernel = kernel_of(box.processes())       # the kernel and its launchers; nothing it forked
     try:
         if position:                          # a restart: rebuild the state, outputs discarded
-            _replay(client, nb, [i for i in code[:position] if i not in bad], deadline, limits)
+            with timed(run.phases, "replay"):
+                _replay(client, nb, [i for i in code[:position] if i not in bad], deadline, limits)
         while position < len(code):
             index = code[position]
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             run.cells[index] = _run_cell(client, nb.cells[index], index, min(limits.cell_seconds, left))
-            reap(box.uid, keep=kernel, group=box.group, wait=5.0)
-            if not box.sized and run.cells[index].status not in ("timeout", "died"):
-                run.cells[index] = _over_budget(box.job, limits, index) or run.cells[index]
+            with timed(run.phases, "after each cell"):
+                reap(box.uid, keep=kernel, group=box.group, wait=5.0)
+                if not box.sized and run.cells[index].status not in ("timeout", "died"):
+                    run.cells[index] = _over_budget(box.job, limits, index) or run.cells[index]
             position += 1
             if run.cells[index].status in ("timeout", "died") or run.cells[index].ended_kernel:
                 bad.add(index)                # not replayed: it would stop the next kernel again
                 break
     finally:
-        _stop(client)
-        drain(box.uid, group=box.group)       # before the next kernel, or the next submission, of this uid
+        with timed(run.phases, "kernel stop"):
+            _stop(client)
+            drain(box.uid, group=box.group)   # before the next kernel, or the next submission, of this uid
     return position
 
 

@@ -9,13 +9,9 @@ from autograder.collect import collect
 from autograder.course import release_notebook
 from autograder.demo import run_demo
 from autograder.release import write_notebook
-from autograder.submissions import Bug, fill_solutions
-from labfactory import TINY_LAB, write_tiny_repo
+from autograder.submissions import fill_solutions
+from labfactory import SNEAKY_ADD, TINY_BUG, TINY_LAB, write_tiny_repo
 
-# The demo's bug on the tiny lab: caught by add's visible test.
-TINY_BUG = Bug("add", "a + b", "a - b", what="subtracts instead of adding")
-# A student whose add passes the visible test (scalars) but not the hidden one (arrays).
-SNEAKY_ADD = "def add(a, b):\n    return a + b if np.ndim(a) == 0 else a * b"
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,13 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from autograder.submissions import Bug
+
 TINY_LAB = "00_tiny"
+# The demo's bug on the tiny lab: caught by add's visible test.
+TINY_BUG = Bug("add", "a + b", "a - b", what="subtracts instead of adding")
+# A student whose add passes the visible test (scalars) but not the hidden one (arrays).
+SNEAKY_ADD = "def add(a, b):\n    return a + b if np.ndim(a) == 0 else a * b"
 
 # Text that appears only inside hidden test source: a feedback page must never show it.
 HIDDEN_MARK = "secret_hidden_input"

@@ -11,7 +11,7 @@ from autograder.course import release_notebook
 from autograder.grade import score_table
 from autograder.release import release, write_notebook
 from autograder.submissions import fill_solutions
-from conftest import SNEAKY_ADD, TINY_BUG
+from labfactory import SNEAKY_ADD, TINY_BUG
 from labfactory import TINY_LAB
 
 distributed = pytest.importorskip(

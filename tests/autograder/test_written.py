@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import nbformat
 import pytest
 
 from autograder import report
 from autograder.course import gradebook, nbgrader_env, release_notebook
+from autograder.pages import CSP_META
 from autograder.results import load_result
 from labfactory import RUBRIC_MARK, written_course
 
@@ -88,6 +92,19 @@ def test_the_tas_grade_reaches_every_export_and_no_page_shows_the_rubric(course)
         assert RUBRIC_MARK not in page.read_text(), f"{page.name} shows the rubric"
     notebook_page = next(p for p in pages if p.name == f"{LAB}.html").read_text()
     assert ANSWER in notebook_page
+
+
+def test_the_formgraders_own_feedback_button_shows_no_rubric_and_runs_no_script(course):
+    """The formgrader's "Generate feedback" runs nbgrader with only the course's nbgrader_config.py:
+    does that page, too, leave out the rubric and model answer and carry our Content-Security-Policy?"""
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", LAB, "--force", "--student", "answered"],
+                         cwd=course, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    page = (course / "feedback" / "answered" / LAB / f"{LAB}.html").read_text(encoding="utf-8")
+    assert ANSWER in page and RUBRIC_MARK not in page
+    head = page[page.index("<head"):]
+    assert head[head.index(">") + 1:].lstrip().startswith(CSP_META)
 
 
 def _resubmit(course, overrides):
