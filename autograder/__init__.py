@@ -6,17 +6,22 @@ Modules (each a few small steps; nbgrader is imported lazily, so this import is 
   diagrams      the labs' diagrams as PNG attachments (drawn in ``drawings``), placed at release
   submissions   build submissions from the source: fill_solutions, Bug
   collect       LMS zips and folders -> nbgrader's submitted/, roster, what could not be matched
+  timestamps    each submission's time, from the LMS download or the file (nbgrader's timestamp.txt)
+  deadlines     due dates, extensions and the late policy (seqlab.toml, ``seqlab-grade deadline``)
+  latepenalty   that policy as nbgrader's LateSubmissionPlugin, recorded in the gradebook
   repair        read any notebook a student hands in; rebuild it on the grading template
   sandbox       bubblewrap + process limits around each student's kernel
   runner        run a notebook cell by cell in that sandbox, surviving crashes and timeouts
   scoring       each grade cell's verdict, computed outside the student's kernel
   written       written answers: rubrics for the TA, the TA's grades read back from the gradebook
   pipeline      autograde: repair, run, score in parallel workers; one gradebook writer
-  results       per-test results saved per student (what feedback and exports read)
+  results       per-test results saved per student (what feedback and exports read), with timings
   pages         per-student results pages; exports: per-test CSV, Gradescope, class report
   grade         the score table read back from the gradebook
   preprocessors stderr demotion (autograde); hidden-test and rubric removal (feedback)
-  report        feedback pages and nbgrader's CSV grade sheet
+  report        feedback pages (only where a result changed) and nbgrader's CSV grade sheet
+  lms           Canvas and Moodle grade sheets from a roster
+  similarity    similar solution code between submissions (copydetect); similarity_report its pages
   demo          the whole pipeline on Lab 1 (``seqlab-grade demo``)
   cli           the ``seqlab-grade`` command
 """
