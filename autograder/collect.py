@@ -190,11 +190,16 @@ def collect(source: os.PathLike, course: os.PathLike, lab: str, *,
     report.collected = dict(sorted(report.collected.items()))
     for pairs in (report.unmatched, report.superseded, report.conflicts, report.skipped, report.time_problems):
         pairs.sort()
+    # The report is the lab's only record of roster extensions: a collect of a few (a resubmission) must
+    # keep those recorded for the students it does not hold, or their saved results turn late.
+    recorded = _recorded_extensions(course, lab)
+    others = {s: h for s, h in recorded.items() if s not in report.collected}
     if students is not None:
         report.missing = sorted(s.id for s in students if s.id not in report.collected)
-        report.extensions = {s.id: s.extension_hours for s in students if s.extension_hours and s.id in report.collected}
+        new = {s.id: s.extension_hours for s in students if s.extension_hours and s.id in report.collected}
     else:                           # collected without the roster: its extensions, recorded before, still hold
-        report.extensions = {s: h for s, h in _recorded_extensions(course, lab).items() if s in report.collected}
+        new = {s: h for s, h in recorded.items() if s in report.collected}
+    report.extensions = dict(sorted({**others, **new}.items()))
     if not dry_run:
         if update_gradebook:    # a name that is not plain ASCII is kept as the student's name
             found = {ids[key]: spelled[key] for key in groups}
