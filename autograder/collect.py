@@ -50,7 +50,7 @@ from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 from . import timestamps
 from .course import GradingError
 from .grade import student_id
-from .roster import RosterIndex, Student, add_students, load_roster, split_name
+from .roster import RosterIndex, Student, add_students, gradebook_roster, load_roster, split_name
 
 # Total uncompressed size a zip may declare before it is refused as a likely zip bomb.
 MAX_BYTES = 2 * 2**30
@@ -90,6 +90,7 @@ class CollectReport:
     time_sources: Dict[str, str] = field(default_factory=dict)  # student id -> where it came from, or why none
     time_problems: List[Pair] = field(default_factory=list)    # (entry, a time found malformed or implausible)
     extensions: Dict[str, float] = field(default_factory=dict)  # student id -> roster extension_hours (> 0)
+    roster: str = ""                                           # whose students the files were matched to
 
     def format(self) -> str:
         """A report for the TA: one line per file that needs a look, then who is missing."""
@@ -97,6 +98,7 @@ class CollectReport:
             ("could not be matched", self.unmatched), ("superseded", self.superseded),
             ("conflict(s)", self.conflicts), ("skipped", self.skipped), ("missing", self.missing)) if v]
         lines = [f"{self.lab} from {self.source}: " + ", ".join(counts) + (" (dry run: nothing written)" if self.dry_run else "")]
+        lines += [f"  matched to {self.roster}"] if self.roster else []
         width = max((len(s) for s in self.collected), default=0)
         lines += [f"  {sid.ljust(width)} <- {entry}, " + (f"submitted {self.submitted[sid]} ({self.time_sources.get(sid)})"
                   if sid in self.submitted else f"submission time unknown ({self.time_sources.get(sid, 'not recorded')})")
@@ -146,6 +148,13 @@ def collect(source: os.PathLike, course: os.PathLike, lab: str, *,
     source, course = Path(source), Path(course)
     students = load_roster(roster) if isinstance(roster, (str, os.PathLike)) else roster
     report = CollectReport(lab, str(source), dry_run=dry_run)
+    # Without --roster, the roster an earlier collect stored in the gradebook: a resubmission collected
+    # on its own must reach the same student, not a new one named after its file.
+    known = gradebook_roster(course) if students is None else None
+    if known is not None:
+        students = known
+        report.roster = (f"the {len(known)} students an earlier `collect --roster` put in the gradebook "
+                         "(pass --roster to use another list)")
     with _open_source(source, max_bytes) as (entries, skipped):
         report.skipped += skipped + [(e.name, _not_a_notebook(e.name)) for e in entries
                                      if not _is_notebook(e) and not e.rel.endswith(GRADESCOPE_METADATA)]
@@ -194,11 +203,11 @@ def collect(source: os.PathLike, course: os.PathLike, lab: str, *,
     # keep those recorded for the students it does not hold, or their saved results turn late.
     recorded = _recorded_extensions(course, lab)
     others = {s: h for s, h in recorded.items() if s not in report.collected}
-    if students is not None:
+    if students is not None and known is None:
         report.missing = sorted(s.id for s in students if s.id not in report.collected)
         new = {s.id: s.extension_hours for s in students if s.extension_hours and s.id in report.collected}
-    else:                           # collected without the roster: its extensions, recorded before, still hold
-        new = {s: h for s, h in recorded.items() if s in report.collected}
+    else:     # collected without a roster file: its extensions, recorded before, still hold (and a
+        new = {s: h for s, h in recorded.items() if s in report.collected}   # few are not "missing")
     report.extensions = dict(sorted({**others, **new}.items()))
     if not dry_run:
         if update_gradebook:    # a name that is not plain ASCII is kept as the student's name

@@ -64,7 +64,7 @@ from .course import GradingError
 from .exports import csv_safe
 from .pages import fmt_points
 from .results import SubmissionResult
-from .roster import Student, load_roster
+from .roster import Student, gradebook_roster, load_roster
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 CANVAS_POINTS_POSSIBLE = "    Points Possible"
@@ -304,14 +304,7 @@ def course_roster(course: os.PathLike, roster: Roster = None) -> Optional[List[S
     LMS id; None when there is no roster to go on."""
     if roster is not None:
         return load_roster(roster) if isinstance(roster, (str, os.PathLike)) else list(roster)
-    if not (Path(course) / "gradebook.db").is_file():
-        return None
-    from .course import gradebook, nbgrader_env
-
-    with nbgrader_env(), gradebook(Path(course)) as gb:
-        students = [Student(s.id, s.first_name or "", s.last_name or "", s.email or "", "", s.lms_user_id or "")
-                    for s in gb.students]
-    return students if any(s.email or s.lms_id for s in students) else None
+    return gradebook_roster(course)
 
 
 def write_sheets(course: os.PathLike, results: Mapping[str, Sequence[SubmissionResult]], dest_dir: os.PathLike,

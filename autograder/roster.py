@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from .course import GradingError, gradebook
 from .grade import student_id
@@ -101,6 +101,17 @@ def split_name(name: str) -> Tuple[str, str]:
         return first.strip(), last.strip()
     *first, last = name.split() or [""]
     return " ".join(first), last
+
+
+def gradebook_roster(course: os.PathLike) -> Optional[List[Student]]:
+    """The students an earlier ``collect --roster`` put in the course's gradebook, when any of them has
+    an email or LMS id (a roster, not ids made from file names); None otherwise."""
+    if not (Path(course) / "gradebook.db").is_file():
+        return None
+    with gradebook(Path(course)) as gb:
+        students = [Student(s.id, s.first_name or "", s.last_name or "", s.email or "", "", s.lms_user_id or "")
+                    for s in gb.students]
+    return students if any(s.email or s.lms_id for s in students) else None
 
 
 def add_students(course: os.PathLike, roster: Sequence[Student]) -> List[str]:

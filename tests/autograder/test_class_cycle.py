@@ -187,9 +187,10 @@ def test_a_class_of_sixty_goes_through_collect_grade_feedback_similarity_and_exp
     # Student 3 hands in a corrected notebook, 3 hours late: only they are regraded and given new pages.
     again = moodle_zip(tmp_path / "again.zip", {RESUBMITS: (notebook(released, source, RESUBMITS, overrides={}),
                                                             DUE + RESUBMIT_LATE[0])})
-    # With the roster again: without it collect names the student from the file ("Student_Number03"),
-    # a new student, not stu03's resubmission.
-    assert main(["collect", TINY_LAB, str(again), *common, "--roster", str(roster)]) == 0
+    # Without --roster, as a TA would: collect matches it to the roster the first collect stored in the
+    # gradebook (stu03), not to a new student named after the file ("Student_Number03").
+    assert main(["collect", TINY_LAB, str(again), *common]) == 0
+    assert "an earlier `collect --roster`" in capsys.readouterr().out
     assert main(["autograde", TINY_LAB, *common, "--workers", "2", "--quiet"]) == 0
     assert main(["feedback", TINY_LAB, *common]) == 0
     printed = capsys.readouterr().out

@@ -313,16 +313,23 @@ def test_missing_source_and_not_a_zip(tmp_path):
 
 
 def test_gradebook_gets_roster_and_collected_students(tmp_path):
-    """Are roster students (names, email, LMS id) and, without a roster, collected ids added to the gradebook?"""
-    course = tmp_path / "course"
+    """Are roster students (names, email, LMS id) added to the gradebook, and, in a course with no roster,
+    the collected ids? Once a roster is stored, does a collect without --roster match files to it (a
+    resubmission reaches its student) and report a file of someone not in it, instead of adding them?"""
+    course, plain = tmp_path / "course", tmp_path / "plain"
     roster = [Student("s1", "Jane", "Smith", "j@x.edu", lms_id="55"), Student("s2", "Bob", "Lee")]
     collect(make_folder(tmp_path / "a", {"s1.ipynb": NB}), course, LAB, roster=roster)
-    collect(make_folder(tmp_path / "b", {"walkin.ipynb": NB}), course, LAB)
-    collect(make_folder(tmp_path / "b", {"walkin.ipynb": NB}), course, LAB)
+    again = collect(make_folder(tmp_path / "b", {"Jane Smith.ipynb": NB, "walkin.ipynb": NB}), course, LAB)
+    assert again.collected == {"s1": Path("Jane Smith.ipynb")} and again.missing == []
+    assert again.unmatched[0][0] == "walkin.ipynb" and "not in the roster" in again.unmatched[0][1]
+    assert "an earlier `collect --roster`" in again.format()
+    for _ in range(2):
+        collect(make_folder(tmp_path / "c", {"walkin.ipynb": NB}), plain, LAB)
     with gradebook(course) as gb:
         rows = {s.id: (s.first_name, s.last_name, s.email, s.lms_user_id) for s in gb.students}
-    assert rows == {"s1": ("Jane", "Smith", "j@x.edu", "55"), "s2": ("Bob", "Lee", None, None),
-                    "walkin": (None, None, None, None)}
+    assert rows == {"s1": ("Jane", "Smith", "j@x.edu", "55"), "s2": ("Bob", "Lee", None, None)}
+    with gradebook(plain) as gb:
+        assert [(s.id, s.email) for s in gb.students] == [("walkin", None)]
 
 
 def test_roster_match_wins_over_a_file_name_guess(tmp_path):
