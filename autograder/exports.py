@@ -215,7 +215,8 @@ def class_report(results: Sequence[SubmissionResult], dest_dir: os.PathLike, *, 
 
 # ---- plots (matplotlib's object API on the Agg canvas: no pyplot state, no display needed) ----
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
+    """A matplotlib Figure of ``width`` x ``height`` inches on its own Agg canvas (the report pages' plots)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -229,7 +230,7 @@ def plot_scores(scores: Sequence[float], max_score: float, lab: str):
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
-    fig = _figure(8, 3.8)
+    fig = new_figure(8, 3.8)
     ax = fig.add_subplot()
     step = _score_step([*scores, max_score])
     if step:   # one bar per possible score, centred on it
@@ -241,7 +242,7 @@ def plot_scores(scores: Sequence[float], max_score: float, lab: str):
         mean = statistics.mean(scores)
         ax.axvline(mean, color="#333", linestyle=":", linewidth=1.5, label=f"mean {fmt_points(mean)}")
     else:
-        _say(ax, "no graded submissions")
+        say_on_axes(ax, "no graded submissions")
     ax.axvline(max_score, color="#c62828", linestyle="--", linewidth=1.5, label=f"max {fmt_points(max_score)}")
     pad = max(step or 0, 0.05 * max_score)
     ax.set_xlim(-pad, max_score + pad)
@@ -264,7 +265,7 @@ def _score_step(values: Sequence[float]) -> float:
     return 0.0
 
 
-def _say(ax, text: str) -> None:
+def say_on_axes(ax, text: str) -> None:
     """Write ``text`` in the middle of an empty plot."""
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#555")
     ax.set_yticks([])
@@ -272,7 +273,7 @@ def _say(ax, text: str) -> None:
 
 def plot_pass_rates(stats: Sequence[CellStats], lab: str):
     """Horizontal bars of the pass rate per test, hardest at the top, red below 50% and amber below 80%."""
-    fig = _figure(8, 1.3 + 0.34 * max(len(stats), 1))
+    fig = new_figure(8, 1.3 + 0.34 * max(len(stats), 1))
     ax = fig.add_subplot()
     names = [s.name for s in stats][::-1]            # barh draws bottom-up: hardest goes on top
     rates = [100 * s.pass_rate for s in stats][::-1]
@@ -281,7 +282,7 @@ def plot_pass_rates(stats: Sequence[CellStats], lab: str):
     for y, (s, r) in enumerate(zip(stats[::-1], rates)):
         ax.text(r + 1, y, f"{r:.0f}%  ({s.statuses['passed']}/{s.graded})", va="center", fontsize=8)
     if not stats:
-        _say(ax, "no graded submissions")
+        say_on_axes(ax, "no graded submissions")
     ax.set_xlim(0, 118)
     ax.set_xticks(range(0, 101, 20))
     ax.set_xlabel("submissions that passed (%)")
@@ -293,7 +294,7 @@ def plot_pass_rates(stats: Sequence[CellStats], lab: str):
 
 def plot_statuses(stats: Sequence[CellStats], lab: str):
     """Stacked horizontal bars: how many submissions ended in each status, per test (hardest on top)."""
-    fig = _figure(8, 1.8 + 0.34 * max(len(stats), 1))
+    fig = new_figure(8, 1.8 + 0.34 * max(len(stats), 1))
     ax = fig.add_subplot()
     names = [s.name for s in stats][::-1]
     present = [k for k in STATUS_COLOURS if any(s.statuses.get(k) for s in stats)]
@@ -305,7 +306,7 @@ def plot_statuses(stats: Sequence[CellStats], lab: str):
                 edgecolor="white", linewidth=0.5)
         left = [a + b for a, b in zip(left, counts)]
     if not stats:
-        _say(ax, "no graded submissions")
+        say_on_axes(ax, "no graded submissions")
     ax.set_xlabel("submissions")
     ax.set_title(f"{lab}: status of each test, hardest first")
     ax.tick_params(axis="y", labelsize=8)

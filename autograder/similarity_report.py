@@ -203,9 +203,9 @@ def plot_scores(scores: Sequence[float], threshold: float, lab: str):
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
-    from .exports import _figure, _say
+    from .exports import new_figure, say_on_axes
 
-    fig = _figure(8, 3.8)
+    fig = new_figure(8, 3.8)
     ax = fig.add_subplot()
     if scores:
         below, above = [s for s in scores if s < threshold], [s for s in scores if s >= threshold]
@@ -216,7 +216,7 @@ def plot_scores(scores: Sequence[float], threshold: float, lab: str):
         else:
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     else:
-        _say(ax, "no pairs")
+        say_on_axes(ax, "no pairs")
     ax.axvline(threshold, color="#c62828", linestyle="--", linewidth=1.2, label=f"threshold {fmt_points(threshold)}")
     ax.set_xlim(0, 1)
     ax.set_xlabel("similarity score of a pair (0: nothing shared, 1: the same code)")

@@ -409,43 +409,23 @@ def span_prf(gold, pred):
 
 # A correct later part keeps its points over a wrong earlier part: its visible test blames the earlier
 # part, and its hidden tests, run with the tests' own earlier part, decide (see test_mutants.py).
+
+
+def wrong_part(fn: str, name: str) -> dict:
+    """The cell of ``fn``'s wrong mutant ``name`` (in MUTANTS above), to put under a later part in OWN_MERIT."""
+    mutant = next(m for m in MUTANTS if m.target == fn and m.name == name and m.wrong)
+    return {fn: mutant.cells[fn]}
+
+
 OWN_MERIT = [
     (M("learn_bpe", "a trainer of its own, over a bpe_pair_counts that ignores the word counts", False,
-       bpe_pair_counts=PAIRS.replace("counts.get(pair, 0) + n", "counts.get(pair, 0) + 1"), learn_bpe=LEARN),
-     "bpe_pair_counts"),
-    (M("learn_bpe", "the reference trainer, over a bpe_merge that scans from the right", False, bpe_merge="""
-def bpe_merge(word, pair, new_id):
-    out, i = [], len(word) - 1
-    while i >= 0:
-        if i >= 1 and word[i - 1] == pair[0] and word[i] == pair[1]:
-            out.append(new_id)
-            i -= 2
-        else:
-            out.append(word[i])
-            i -= 1
-    return tuple(out[::-1])
-"""), "bpe_merge"),
+       **wrong_part("bpe_pair_counts", "each distinct word counted once"), learn_bpe=LEARN), "bpe_pair_counts"),
+    (M("learn_bpe", "the reference trainer, over a bpe_merge that scans from the right", False,
+       **wrong_part("bpe_merge", "scanned from right to left")), "bpe_merge"),
     (M("bpe_encode", "the reference encoder, over a bpe_merge that merges the first occurrence only", False,
-       bpe_merge="""
-def bpe_merge(word, pair, new_id):
-    for i in range(len(word) - 1):
-        if (word[i], word[i + 1]) == tuple(pair):
-            return word[:i] + (new_id,) + word[i + 2:]
-    return tuple(word)
-"""), "bpe_merge"),
-    (M("span_prf", "the reference scores, over a bio_spans that drops an I- without its B-", False, bio_spans="""
-def bio_spans(tags):
-    spans, current = set(), None
-    for i, tag in enumerate(list(tags) + ["O"]):
-        if tag.startswith("I-") and current is not None and current[0] == tag[2:]:
-            continue
-        if current is not None:
-            spans.add((current[0], current[1], i))
-            current = None
-        if tag.startswith("B-"):
-            current = [tag[2:], i]
-    return spans
-"""), "bio_spans"),
+       **wrong_part("bpe_merge", "only the first occurrence")), "bpe_merge"),
+    (M("span_prf", "the reference scores, over a bio_spans that drops an I- without its B-", False,
+       **wrong_part("bio_spans", "I- without B- dropped")), "bio_spans"),
 ]
 
 
@@ -638,13 +618,13 @@ MUTANTS += [
 # (a correct later part over a wrong earlier one, the earlier part's grade cell): the later part keeps its points
 OWN_MERIT += [
     (M("BagOfEmbeddings", "the reference module, over a masked_mean that averages the padding in", False,
-       masked_mean="def masked_mean(x, mask):\n    return x.mean(dim=1)\n"), "masked_mean"),
+       **wrong_part("masked_mean", "a plain mean over T, padding included")), "masked_mean"),
     (M("BagOfEmbeddings", "a loop of its own, over a masked_mean that averages the padding in", False,
-       masked_mean="def masked_mean(x, mask):\n    return x.mean(dim=1)\n", BagOfEmbeddings=BAG_MANUAL), "masked_mean"),
+       **wrong_part("masked_mean", "a plain mean over T, padding included"), BagOfEmbeddings=BAG_MANUAL), "masked_mean"),
     (M("LSTMClassifier", "the reference module, over a last_state that takes h[:, -1]", False,
-       last_state="def last_state(h, lengths):\n    return h[:, -1]\n"), "last_state"),
+       **wrong_part("last_state", "the last padded step, h[:, -1]")), "last_state"),
     (M("LSTMClassifier", "packed sequences, over a last_state that takes h[:, -1]", False,
-       last_state="def last_state(h, lengths):\n    return h[:, -1]\n", LSTMClassifier=LSTM_PACKED), "last_state"),
+       **wrong_part("last_state", "the last padded step, h[:, -1]"), LSTMClassifier=LSTM_PACKED), "last_state"),
 ]
 
 
@@ -993,16 +973,13 @@ def crf_viterbi(emissions, mask, transitions, start, end):
 # part, and its hidden tests, run with the tests' own earlier part, decide (see OWN_MERIT in mutants_01_rnn.py).
 OWN_MERIT += [
     (M("crf_nll", "the reference loss, over a crf_log_partition without start and end", False,
-       crf_log_partition=LOGZ.replace("alpha = start.unsqueeze(0) + emissions[:, 0, :]", "alpha = emissions[:, 0, :]").replace(
-           "torch.logsumexp(alpha + end.unsqueeze(0), dim=1)", "torch.logsumexp(alpha, dim=1)")),
-     "crf_log_partition"),
+       **wrong_part("crf_log_partition", "start and end scores left out")), "crf_log_partition"),
     (M("crf_nll", "the reference loss, over a crf_score without the end score", False,
-       crf_score=SCORE.replace("return s + end[last]", "return s")), "crf_score"),
+       **wrong_part("crf_score", "end score left out")), "crf_score"),
     (M("crf_nll", "everything inlined, over a crf_score with transposed transitions", False,
-       crf_score=SCORE.replace("transitions[tags[:, :-1], tags[:, 1:]]", "transitions[tags[:, 1:], tags[:, :-1]]"),
-       crf_nll=NLL_INLINE), "crf_score"),
+       **wrong_part("crf_score", "transitions transposed"), crf_nll=NLL_INLINE), "crf_score"),
     (M("crf_viterbi", "best score by crf_score of the path, over a crf_score without the end score", False,
-       crf_score=SCORE.replace("return s + end[last]", "return s"),
+       **wrong_part("crf_score", "end score left out"),
        crf_viterbi=VITERBI.replace("    return best_score, paths", """    tags = torch.tensor([p + [0] * (T - len(p)) for p in paths], device=emissions.device)
     return crf_score(emissions, tags, mask, transitions, start, end), paths""")), "crf_score"),
 ]
