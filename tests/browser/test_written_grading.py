@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,21 @@ def course(tmp_path_factory):
     return course
 
 
+def _wait_until_saved(course, score, comment, seconds=120):
+    """Poll the gradebook until the formgrader has saved the score and comment (or give up quietly:
+    the assertions after the reload then say what is missing)."""
+    from autograder.course import gradebook, nbgrader_env
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with nbgrader_env(), gradebook(course) as gb:
+            grade = gb.find_grade("why_scale", LAB, LAB, STUDENT)
+            saved = (grade.manual_score, gb.find_comment("why_scale", LAB, LAB, STUDENT).manual_comment)
+        if saved == (score, comment):
+            return
+        time.sleep(0.25)
+
+
 def test_ta_grades_a_written_answer_in_the_formgrader(page, artifacts, course, tmp_path):
     """Does the formgrader show the answer with its rubric below, and does the score and comment the
     TA types there come through in the gradebook, the exports and the student's page?"""
@@ -55,11 +71,13 @@ def test_ta_grades_a_written_answer_in_the_formgrader(page, artifacts, course, t
         page.press("#why_scale", "Tab")
         page.fill("#why_scale-comment", "Broadcasting, yes; say where the loop runs.")
         page.press("#why_scale-comment", "Tab")
-        page.wait_for_timeout(500)
+        # The formgrader saves each field with a request of its own: reload only once the gradebook holds
+        # both (a fixed half-second wait lost that race on a loaded machine, and the reload showed nothing).
+        _wait_until_saved(course, 1.5, "Broadcasting, yes; say where the loop runs.")
         page.screenshot(path=str(artifacts / "formgrader_written.png"), full_page=True)
         page.reload()                         # what the server kept, not what the page holds
         page.wait_for_selector("#why_scale", timeout=60_000)
-        page.wait_for_function("() => document.querySelector('#why_scale').value !== ''", timeout=30_000)
+        page.wait_for_function("() => document.querySelector('#why_scale').value !== ''", timeout=60_000)
         kept = page.input_value("#why_scale"), page.input_value("#why_scale-comment")
         log = server_log(home)
 
