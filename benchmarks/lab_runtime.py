@@ -23,7 +23,8 @@ from nbclient import NotebookClient
 REPO = Path(__file__).resolve().parents[1]
 # seconds: (top to bottom, under autograding), from each lab's issue
 TARGETS = {"01_rnn": (180, 30), "02_lstm_gru": (240, 30), "03_word_embeddings": (300, 30), "04_attention": (300, 30),
-           "05_transformer": (300, 30), "06_music": (300, 30), "07_language": (300, 30)}
+           "05_transformer": (300, 30), "06_music": (300, 30), "07_language": (300, 30),
+           "08_language_model": (300, 30)}
 
 
 def run_once(path: Path, autograde: bool, save: Path | None = None) -> float:
