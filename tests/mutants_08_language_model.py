@@ -687,3 +687,9 @@ OWN_MERIT = [
     (M("evaluate_lm", "its own cross-entropy (no token_nll), over a token_nll that returns the mean", False,
        **wrong_part("token_nll", "the mean over real positions instead of the sum"), evaluate_lm=EVAL_OWN), "token_nll"),
 ]
+
+
+# The independent set's mutants that first escaped the lab's tests (tests/lab8_independent_mutants.py).
+from lab8_independent_mutants import CAUGHT_LATE  # noqa: E402
+
+MUTANTS += CAUGHT_LATE
