@@ -41,6 +41,9 @@ benchmarks: setup
 	$(BIN)/python benchmarks/lab_runtime.py 04_attention
 	$(BIN)/python benchmarks/music_validity.py
 	$(BIN)/python benchmarks/mha_vs_torch.py
+	$(BIN)/python benchmarks/lab_runtime.py 08_language_model
+	$(BIN)/python benchmarks/kv_cache_speedup.py
+	$(BIN)/python benchmarks/nanogpt_head_to_head.py
 	$(BIN)/python benchmarks/autograde_throughput.py
 
 labs: setup
