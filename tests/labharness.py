@@ -55,6 +55,26 @@ class Mutant:
         return {f"{fn}_code": code for fn, code in self.cells.items()}
 
 
+def replaced(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced by ``new``, for writing a mutant as an edit of another; ``old`` must
+    occur (an edit that changes nothing would make a mutant identical to its source)."""
+    assert old in text, old
+    return text.replace(old, new)
+
+
+def wrong_part(mutants: list, fn: str, name: str) -> dict:
+    """The cell of ``fn``'s wrong mutant ``name`` in ``mutants``, to put under a later part in OWN_MERIT."""
+    mutant = next(m for m in mutants if m.target == fn and m.name == name and m.wrong)
+    return {fn: mutant.cells[fn]}
+
+
+def choice_mutants(question: str, right: str, options: str = "abcd") -> list:
+    """A multiple-choice question's mutants: every wrong letter, and the right one in capitals and brackets."""
+    answer = lambda text: {question: f'{question} = "{text}"\n'}
+    return [*[Mutant.of(question, f"answer {x}", True, **answer(x)) for x in options if x != right],
+            Mutant.of(question, "the right letter in capitals and brackets", False, **answer(f" ({right.upper()}) "))]
+
+
 @dataclass
 class Outcome:
     points: float      # points scored by the grade cell

@@ -10,7 +10,7 @@ the tests' oracles (``_test_*``) or torch's own attention and transformer layers
 """
 from __future__ import annotations
 
-from labharness import Mutant
+from labharness import Mutant, replaced
 
 # ---------------------------------------------------------------- scaled dot-product attention
 SDPA = """
@@ -117,9 +117,6 @@ DEC_EXPLICIT = DEC_INIT + """        N, T, _ = x.shape
 """
 
 
-def _sub(text: str, old: str, new: str) -> str:
-    assert old in text, old
-    return text.replace(old, new)
 
 
 # ---------------------------------------------------------------- right numbers, by a way the lab rules out
@@ -266,18 +263,18 @@ S = "scaled_dot_product_attention"
 
 MUTANTS = [
     # ---------------------------------------------------------------- scaled_dot_product_attention
-    M(S, "no 1/sqrt(d_k) scaling", True, **{S: _sub(SDPA, " / math.sqrt(q.shape[-1])", "")}),
-    M(S, "divided by d_k", True, **{S: _sub(SDPA, "math.sqrt(q.shape[-1])", "q.shape[-1]")}),
-    M(S, "mask applied after the softmax", True, **{S: _sub(SDPA, """    scores = scores.masked_fill(~keep, float("-inf"))
+    M(S, "no 1/sqrt(d_k) scaling", True, **{S: replaced(SDPA, " / math.sqrt(q.shape[-1])", "")}),
+    M(S, "divided by d_k", True, **{S: replaced(SDPA, "math.sqrt(q.shape[-1])", "q.shape[-1]")}),
+    M(S, "mask applied after the softmax", True, **{S: replaced(SDPA, """    scores = scores.masked_fill(~keep, float("-inf"))
     w = torch.softmax(scores, dim=-1)""", """    w = torch.softmax(scores, dim=-1) * keep""")}),
-    M(S, "causal mask off by one (hides the diagonal)", True, **{S: _sub(SDPA, "torch.tril(keep)", "torch.tril(keep, -1)")}),
-    M(S, "causal mask off by one (sees one step ahead)", True, **{S: _sub(SDPA, "torch.tril(keep)", "torch.tril(keep, 1)")}),
-    M(S, "causal mask upside down (triu)", True, **{S: _sub(SDPA, "torch.tril(keep)", "torch.triu(keep)")}),
-    M(S, "softmax over the queries", True, **{S: _sub(SDPA, "torch.softmax(scores, dim=-1)", "torch.softmax(scores, dim=-2)")}),
-    M(S, "fully masked rows give NaN", True, **{S: _sub(SDPA, "    w = torch.nan_to_num(w, nan=0.0)\n", "")}),
-    M(S, "-1e9 instead of -inf (fully masked rows uniform)", True, **{S: _sub(SDPA,
+    M(S, "causal mask off by one (hides the diagonal)", True, **{S: replaced(SDPA, "torch.tril(keep)", "torch.tril(keep, -1)")}),
+    M(S, "causal mask off by one (sees one step ahead)", True, **{S: replaced(SDPA, "torch.tril(keep)", "torch.tril(keep, 1)")}),
+    M(S, "causal mask upside down (triu)", True, **{S: replaced(SDPA, "torch.tril(keep)", "torch.triu(keep)")}),
+    M(S, "softmax over the queries", True, **{S: replaced(SDPA, "torch.softmax(scores, dim=-1)", "torch.softmax(scores, dim=-2)")}),
+    M(S, "fully masked rows give NaN", True, **{S: replaced(SDPA, "    w = torch.nan_to_num(w, nan=0.0)\n", "")}),
+    M(S, "-1e9 instead of -inf (fully masked rows uniform)", True, **{S: replaced(SDPA,
       """masked_fill(~keep, float("-inf"))""", "masked_fill(~keep, -1e9)").replace("    w = torch.nan_to_num(w, nan=0.0)\n", "")}),
-    M(S, "causal flag ignored", True, **{S: _sub(SDPA, "    if causal:\n        keep = torch.tril(keep)\n", "")}),
+    M(S, "causal flag ignored", True, **{S: replaced(SDPA, "    if causal:\n        keep = torch.tril(keep)\n", "")}),
     M(S, "einsum, where, explicit zeroing", False, **{S: """
 def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
     T_q, T_k = q.shape[-2], k.shape[-2]
@@ -305,16 +302,16 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
     M(S, "the cell's own imports and a helper, F.softmax, matmul with .mT, masked_fill twice", False,
       **{S: SDPA_OWN_HELPER}),
     # ---------------------------------------------------------------- MultiHeadAttention
-    M("MultiHeadAttention", "heads merged without the transpose back", True, MultiHeadAttention=_sub(MHA,
+    M("MultiHeadAttention", "heads merged without the transpose back", True, MultiHeadAttention=replaced(MHA,
       "o.transpose(1, 2).reshape(N, T_q, E)", "o.reshape(N, T_q, E)")),
-    M("MultiHeadAttention", "heads split by a reshape to (N, h, T, d_k)", True, MultiHeadAttention=_sub(_sub(_sub(MHA,
+    M("MultiHeadAttention", "heads split by a reshape to (N, h, T, d_k)", True, MultiHeadAttention=replaced(replaced(replaced(MHA,
       "self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)", "self.W_q(query).reshape(N, self.h, T_q, self.d_k)"),
       "self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)", "self.W_k(key).reshape(N, self.h, T_k, self.d_k)"),
       "self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)", "self.W_v(value).reshape(N, self.h, T_k, self.d_k)")),
-    M("MultiHeadAttention", "heads merged in the wrong order (d_k, h)", True, MultiHeadAttention=_sub(MHA,
+    M("MultiHeadAttention", "heads merged in the wrong order (d_k, h)", True, MultiHeadAttention=replaced(MHA,
       "o.transpose(1, 2).reshape(N, T_q, E)", "o.permute(0, 2, 3, 1).reshape(N, T_q, E)")),
-    M("MultiHeadAttention", "no output projection", True, MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w")),
-    M("MultiHeadAttention", "keys projected with W_q", True, MultiHeadAttention=_sub(MHA, "self.W_k(key)", "self.W_q(key)")),
+    M("MultiHeadAttention", "no output projection", True, MultiHeadAttention=replaced(MHA, "return self.W_o(o), w", "return o, w")),
+    M("MultiHeadAttention", "keys projected with W_q", True, MultiHeadAttention=replaced(MHA, "self.W_k(key)", "self.W_q(key)")),
     M("MultiHeadAttention", "scores scaled by sqrt(E)", True, MultiHeadAttention=MHA_INIT + """        q = self.W_q(query).view(N, T_q, self.h, self.d_k).transpose(1, 2)
         k = self.W_k(key).view(N, T_k, self.h, self.d_k).transpose(1, 2)
         v = self.W_v(value).view(N, T_k, self.h, self.d_k).transpose(1, 2)
@@ -349,11 +346,11 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
     M("MultiHeadAttention", "F.scaled_dot_product_attention for the output, Part 1 for the weights", False,
       MultiHeadAttention=MHA_FUSED_OUTPUT),
     # ---------------------------------------------------------------- positional_encoding
-    M("positional_encoding", "sin and cos swapped", True, positional_encoding=_sub(PE,
+    M("positional_encoding", "sin and cos swapped", True, positional_encoding=replaced(PE,
       "torch.sin(angle) if j % 2 == 0 else torch.cos(angle)", "torch.cos(angle) if j % 2 == 0 else torch.sin(angle)")),
-    M("positional_encoding", "exponent i/E instead of 2i/E", True, positional_encoding=_sub(PE, "(2 * i / E)", "(i / E)")),
-    M("positional_encoding", "exponent j/E (column index, not pair)", True, positional_encoding=_sub(PE, "(2 * i / E)", "(j / E)")),
-    M("positional_encoding", "positions start at 1", True, positional_encoding=_sub(PE,
+    M("positional_encoding", "exponent i/E instead of 2i/E", True, positional_encoding=replaced(PE, "(2 * i / E)", "(i / E)")),
+    M("positional_encoding", "exponent j/E (column index, not pair)", True, positional_encoding=replaced(PE, "(2 * i / E)", "(j / E)")),
+    M("positional_encoding", "positions start at 1", True, positional_encoding=replaced(PE,
       "torch.arange(T, dtype=torch.float64)", "torch.arange(1, T + 1, dtype=torch.float64)")),
     M("positional_encoding", "sin half, cos half", True, positional_encoding="""
 def positional_encoding(T, E, dtype=torch.float32):
@@ -401,11 +398,11 @@ def positional_encoding(T, E, dtype=torch.float32):
     M("EncoderBlock", "post-norm", True, EncoderBlock=ENC_INIT + """        x = self.ln1(x + self.attn(x, x, x, m, causal)[0])
         return self.ln2(x + self.ff(x))
 """),
-    M("EncoderBlock", "padding mask ignored", True, EncoderBlock=_sub(ENC, "self.attn(a, a, a, m, causal)", "self.attn(a, a, a, None, causal)")),
-    M("EncoderBlock", "causal flag ignored", True, EncoderBlock=_sub(ENC, "self.attn(a, a, a, m, causal)", "self.attn(a, a, a, m)")),
-    M("EncoderBlock", "no residual around the feed-forward network", True, EncoderBlock=_sub(ENC,
+    M("EncoderBlock", "padding mask ignored", True, EncoderBlock=replaced(ENC, "self.attn(a, a, a, m, causal)", "self.attn(a, a, a, None, causal)")),
+    M("EncoderBlock", "causal flag ignored", True, EncoderBlock=replaced(ENC, "self.attn(a, a, a, m, causal)", "self.attn(a, a, a, m)")),
+    M("EncoderBlock", "no residual around the feed-forward network", True, EncoderBlock=replaced(ENC,
       "return x + self.ff(self.ln2(x))", "return self.ff(self.ln2(x))")),
-    M("EncoderBlock", "ln1 reused for the feed-forward network", True, EncoderBlock=_sub(ENC, "self.ff(self.ln2(x))", "self.ff(self.ln1(x))")),
+    M("EncoderBlock", "ln1 reused for the feed-forward network", True, EncoderBlock=replaced(ENC, "self.ff(self.ln2(x))", "self.ff(self.ln1(x))")),
     M("EncoderBlock", "mask as a full (N, T, T) tensor with the causal part built in", False, EncoderBlock="""
 class EncoderBlock(nn.Module):
     def __init__(self, E, h, F_ff):
@@ -429,16 +426,16 @@ class EncoderBlock(nn.Module):
     M("EncoderBlock", "runs the test's _test_torch_encoder (right numbers, forbidden)", True, EncoderBlock=ENC_BY_ORACLE),
     M("EncoderBlock", "a residual helper of its own, F.layer_norm, F.gelu, F.linear", False, EncoderBlock=ENC_FUNCTIONAL),
     # ---------------------------------------------------------------- DecoderBlock
-    M("DecoderBlock", "self-attention not causal", True, DecoderBlock=_sub(DEC, "tm, causal=True", "tm")),
+    M("DecoderBlock", "self-attention not causal", True, DecoderBlock=replaced(DEC, "tm, causal=True", "tm")),
     M("DecoderBlock", "post-norm", True, DecoderBlock=DEC_INIT + """        x = self.ln1(x + self.self_attn(x, x, x, tm, causal=True)[0])
         x = self.ln2(x + self.cross_attn(x, memory, memory, sm)[0])
         return self.ln3(x + self.ff(x))
 """),
-    M("DecoderBlock", "cross-attention over the target", True, DecoderBlock=_sub(DEC,
+    M("DecoderBlock", "cross-attention over the target", True, DecoderBlock=replaced(DEC,
       "self.cross_attn(b, memory, memory, sm)", "self.cross_attn(b, b, b, tm)")),
-    M("DecoderBlock", "source padding mask ignored", True, DecoderBlock=_sub(DEC,
+    M("DecoderBlock", "source padding mask ignored", True, DecoderBlock=replaced(DEC,
       "self.cross_attn(b, memory, memory, sm)", "self.cross_attn(b, memory, memory)")),
-    M("DecoderBlock", "memory normalised with ln2 as well", True, DecoderBlock=_sub(DEC,
+    M("DecoderBlock", "memory normalised with ln2 as well", True, DecoderBlock=replaced(DEC,
       "self.cross_attn(b, memory, memory, sm)", "self.cross_attn(b, self.ln2(memory), self.ln2(memory), sm)")),
     M("DecoderBlock", "explicit causal-and-padding mask tensor", False, DecoderBlock=DEC_EXPLICIT),
     M("DecoderBlock", "nn.TransformerDecoderLayer imported by name, weights copied in (right numbers, forbidden)", True,
@@ -448,24 +445,24 @@ class EncoderBlock(nn.Module):
 # ---------------------------------------------------------------- issue 17: dtypes, shapes, configurations, invariants
 MUTANTS += [
     # dtypes: a buffer made with torch's defaults (float32) holds the result, whatever the inputs' dtype
-    M(S, "weights copied into a torch.zeros buffer (float32 whatever the inputs)", True, **{S: _sub(SDPA,
+    M(S, "weights copied into a torch.zeros buffer (float32 whatever the inputs)", True, **{S: replaced(SDPA,
       "    return w @ v, w\n", "    buf = torch.zeros(w.shape)\n    buf[...] = w\n    return w @ v, buf\n")}),
     M("MultiHeadAttention", "a loop over heads, weights gathered in a torch.zeros buffer (float32 whatever the model)", True,
-      MultiHeadAttention=_sub(MHA, "        o, w = scaled_dot_product_attention(q, k, v, m, causal)\n",
+      MultiHeadAttention=replaced(MHA, "        o, w = scaled_dot_product_attention(q, k, v, m, causal)\n",
       "        o = torch.empty_like(q)\n        w = torch.zeros(N, self.h, T_q, T_k)\n        for i in range(self.h):\n"
       "            mi = None if m is None else m[:, 0]\n"
       "            o[:, i], w[:, i] = scaled_dot_product_attention(q[:, i], k[:, i], v[:, i], mi, causal)\n")),
     # shapes and configurations the visible tests did not use
-    M(S, "causal mask aligned bottom-right (T_q != T_k)", True, **{S: _sub(SDPA, "torch.tril(keep)", "torch.tril(keep, T_k - T_q)")}),
-    M("MultiHeadAttention", "mask reshaped to (N, 1, 1, T_k): a (N, T_q, T_k) mask breaks", True, MultiHeadAttention=_sub(MHA,
+    M(S, "causal mask aligned bottom-right (T_q != T_k)", True, **{S: replaced(SDPA, "torch.tril(keep)", "torch.tril(keep, T_k - T_q)")}),
+    M("MultiHeadAttention", "mask reshaped to (N, 1, 1, T_k): a (N, T_q, T_k) mask breaks", True, MultiHeadAttention=replaced(MHA,
       "m = None if mask is None else mask[:, None]", "m = None if mask is None else mask.reshape(N, 1, 1, T_k)")),
     M("EncoderBlock", "causal ignored when there is no padding mask (the GPT configuration)", True,
-      EncoderBlock=_sub(ENC, "x = x + self.attn(a, a, a, m, causal)[0]",
+      EncoderBlock=replaced(ENC, "x = x + self.attn(a, a, a, m, causal)[0]",
                         "x = x + (self.attn(a, a, a)[0] if m is None else self.attn(a, a, a, m, causal)[0])")),
-    M("DecoderBlock", "source mask squeezed (breaks when T_src = 1)", True, DecoderBlock=_sub(DEC,
+    M("DecoderBlock", "source mask squeezed (breaks when T_src = 1)", True, DecoderBlock=replaced(DEC,
       "sm = None if src_mask is None else src_mask[:, None, :]", "sm = None if src_mask is None else src_mask.squeeze(-1)[:, None, :]")),
     # invariants: the caller's tensors are left alone
-    M("EncoderBlock", "the input x updated in place (x += ...)", True, EncoderBlock=_sub(ENC,
+    M("EncoderBlock", "the input x updated in place (x += ...)", True, EncoderBlock=replaced(ENC,
       "x = x + self.attn(a, a, a, m, causal)[0]", "x += self.attn(a, a, a, m, causal)[0]")),
     # correct, written another way: a float32 0-dim scale, torch.where, the model's own dtype for buffers
     M(S, "scale as a 0-dim tensor in the inputs' dtype, torch.where for the masked weights", False, **{S: """
@@ -481,11 +478,11 @@ def scaled_dot_product_attention(q, k, v, mask=None, causal=False):
     return w @ v, w
 """}),
     M("MultiHeadAttention", "a loop over heads into buffers made with new_zeros (the model's dtype)", False,
-      MultiHeadAttention=_sub(MHA, "        o, w = scaled_dot_product_attention(q, k, v, m, causal)\n",
+      MultiHeadAttention=replaced(MHA, "        o, w = scaled_dot_product_attention(q, k, v, m, causal)\n",
       "        o = q.new_zeros(N, self.h, T_q, self.d_k)\n        w = q.new_zeros(N, self.h, T_q, T_k)\n"
       "        for i in range(self.h):\n            mi = None if m is None else m[:, 0]\n"
       "            o[:, i], w[:, i] = scaled_dot_product_attention(q[:, i], k[:, i], v[:, i], mi, causal)\n")),
-    M("EncoderBlock", "x cloned first, then updated in place (+=) on its own copy", False, EncoderBlock=_sub(ENC,
+    M("EncoderBlock", "x cloned first, then updated in place (+=) on its own copy", False, EncoderBlock=replaced(ENC,
       "        a = self.ln1(x)\n        x = x + self.attn(a, a, a, m, causal)[0]",
       "        x = x.clone()\n        a = self.ln1(x)\n        x += self.attn(a, a, a, m, causal)[0]")),
 ]
@@ -526,30 +523,30 @@ ENC_INLINE = ENC_INIT + """        a = self.ln1(x)
 # (a correct later part over a wrong earlier one, the earlier part's grade cell): the later part keeps its points
 OWN_MERIT = [
     (M("MultiHeadAttention", "attention written out inline, over a Part 1 without the 1/sqrt(d_k) scaling", False,
-       **{S: _sub(SDPA, " / math.sqrt(q.shape[-1])", ""), "MultiHeadAttention": MHA_INLINE}), S),
+       **{S: replaced(SDPA, " / math.sqrt(q.shape[-1])", ""), "MultiHeadAttention": MHA_INLINE}), S),
     (M("EncoderBlock", "self-attention written out with the attn layers, over a MultiHeadAttention without W_o", False,
-       MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w"), EncoderBlock=ENC_INLINE),
+       MultiHeadAttention=replaced(MHA, "return self.W_o(o), w", "return o, w"), EncoderBlock=ENC_INLINE),
      "MultiHeadAttention"),
     # the reference code uses the wrong earlier part: its visible test blames it, the hidden tests grade it
     (M("MultiHeadAttention", "the reference module, over a Part 1 without the 1/sqrt(d_k) scaling", False,
-       **{S: _sub(SDPA, " / math.sqrt(q.shape[-1])", "")}), S),
+       **{S: replaced(SDPA, " / math.sqrt(q.shape[-1])", "")}), S),
     (M("EncoderBlock", "the reference block, over a MultiHeadAttention without W_o", False,
-       MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w")), "MultiHeadAttention"),
+       MultiHeadAttention=replaced(MHA, "return self.W_o(o), w", "return o, w")), "MultiHeadAttention"),
     (M("DecoderBlock", "the reference block, over a MultiHeadAttention without W_o", False,
-       MultiHeadAttention=_sub(MHA, "return self.W_o(o), w", "return o, w")), "MultiHeadAttention"),
+       MultiHeadAttention=replaced(MHA, "return self.W_o(o), w", "return o, w")), "MultiHeadAttention"),
 ]
 
 # ---------------------------------------------------------------- the device: the lab trains on a GPU when there is one
 # A mask made on the CPU (no device=) breaks there; the tests run each part on the "meta" device.
 MUTANTS += [
     M(S, "the keep mask made on the CPU (torch.ones without device=)", True,
-      **{S: _sub(SDPA, ", device=q.device)", ")")}),
+      **{S: replaced(SDPA, ", device=q.device)", ")")}),
     M("MultiHeadAttention", "attention written out, its mask made on the CPU", True,
-      MultiHeadAttention=_sub(MHA_INLINE, ", device=query.device)", ")")),
+      MultiHeadAttention=replaced(MHA_INLINE, ", device=query.device)", ")")),
     M("EncoderBlock", "self-attention written out, its causal mask made on the CPU", True,
-      EncoderBlock=_sub(ENC_INLINE, ", device=x.device)", ")")),
+      EncoderBlock=replaced(ENC_INLINE, ", device=x.device)", ")")),
     M("DecoderBlock", "an explicit causal-and-padding mask made on the CPU", True,
-      DecoderBlock=_sub(DEC_EXPLICIT, ", device=x.device)", ")")),
+      DecoderBlock=replaced(DEC_EXPLICIT, ", device=x.device)", ")")),
 ]
 
 # ---------------------------------------------------------------- multiple-choice questions

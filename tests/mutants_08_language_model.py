@@ -10,15 +10,11 @@ stated contracts (the markdown and docstrings), not from the reference code.
 """
 from __future__ import annotations
 
-from labharness import Mutant
+from labharness import Mutant, choice_mutants, replaced, wrong_part
 
 M = Mutant.of
 
 
-def _sub(text: str, old: str, new: str) -> str:
-    """``text`` with ``old`` replaced by ``new``; ``old`` must occur (a mutant that changes nothing is a bug)."""
-    assert old in text, old
-    return text.replace(old, new)
 
 
 # ---------------------------------------------------------------- Part 1: apply_rope
@@ -86,25 +82,25 @@ def apply_rope(x, positions, base=10000.0):
     x1, x2 = x[..., :half], x[..., half:]
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 '''),
-    M("apply_rope", "rotation the other way (sign of sin flipped)", True, apply_rope=_sub(_sub(ROPE,
+    M("apply_rope", "rotation the other way (sign of sin flipped)", True, apply_rope=replaced(replaced(ROPE,
         "x1 * cos - x2 * sin", "x1 * cos + x2 * sin"), "x1 * sin + x2 * cos", "-x1 * sin + x2 * cos")),
-    M("apply_rope", "theta_i = base ** (-i / d_k)", True, apply_rope=_sub(ROPE,
+    M("apply_rope", "theta_i = base ** (-i / d_k)", True, apply_rope=replaced(ROPE,
         "base ** (-2 * i / d_k)", "base ** (-i / d_k)")),
-    M("apply_rope", "positions ignored: 0 .. T-1 for every row", True, apply_rope=_sub(ROPE,
+    M("apply_rope", "positions ignored: 0 .. T-1 for every row", True, apply_rope=replaced(ROPE,
         "positions.to(torch.float32)[:, None, :, None]",
         "torch.arange(T, device=x.device, dtype=torch.float32)[None, None, :, None]")),
-    M("apply_rope", "positions off by one (counted from 1)", True, apply_rope=_sub(ROPE,
+    M("apply_rope", "positions off by one (counted from 1)", True, apply_rope=replaced(ROPE,
         "positions.to(torch.float32)", "(positions + 1).to(torch.float32)")),
-    M("apply_rope", "cos and sin swapped", True, apply_rope=_sub(ROPE,
+    M("apply_rope", "cos and sin swapped", True, apply_rope=replaced(ROPE,
         "cos, sin = torch.cos(angle).to(x.dtype), torch.sin(angle).to(x.dtype)",
         "sin, cos = torch.cos(angle).to(x.dtype), torch.sin(angle).to(x.dtype)")),
-    M("apply_rope", "the first row's positions for every row", True, apply_rope=_sub(ROPE,
+    M("apply_rope", "the first row's positions for every row", True, apply_rope=replaced(ROPE,
         "positions.to(torch.float32)[:, None, :, None]", "positions[:1].to(torch.float32)[:, None, :, None]")),
-    M("apply_rope", "the odd channels left as they are", True, apply_rope=_sub(ROPE,
+    M("apply_rope", "the odd channels left as they are", True, apply_rope=replaced(ROPE,
         "out[..., 1::2] = x1 * sin + x2 * cos", "out[..., 1::2] = x2")),
-    M("apply_rope", "the base argument ignored (always 10000)", True, apply_rope=_sub(ROPE,
+    M("apply_rope", "the base argument ignored (always 10000)", True, apply_rope=replaced(ROPE,
         "base ** (-2 * i / d_k)", "10000.0 ** (-2 * i / d_k)")),
-    M("apply_rope", "x rotated in place", True, apply_rope=_sub(_sub(ROPE,
+    M("apply_rope", "x rotated in place", True, apply_rope=replaced(replaced(ROPE,
         "x1, x2 = x[..., 0::2], x[..., 1::2]", "x1, x2 = x[..., 0::2].clone(), x[..., 1::2].clone()"),
         "    out = torch.empty_like(x)\n", "    out = x\n")),
     M("apply_rope", "float32 angles (the contract's tolerance allows them)", False, apply_rope=ROPE),
@@ -188,32 +184,32 @@ ATTN_HELPER = INIT + '''
 
 MUTANTS += [
     M("CachedSelfAttention", "causal mask without the cache offset: query i sees slots <= i", True,
-      CachedSelfAttention=_sub(ATTN, "allowed = (j <= S + i)", "allowed = (j <= i)")),
+      CachedSelfAttention=replaced(ATTN, "allowed = (j <= S + i)", "allowed = (j <= i)")),
     M("CachedSelfAttention", "key_mask ignored", True,
-      CachedSelfAttention=_sub(ATTN, "allowed = (j <= S + i)[None, None] & key_mask[:, None, None, :]",
+      CachedSelfAttention=replaced(ATTN, "allowed = (j <= S + i)[None, None] & key_mask[:, None, None, :]",
                                "allowed = (j <= S + i)[None, None].expand(N, 1, T, S + T)")),
     M("CachedSelfAttention", "keys cached before RoPE (the cache holds unrotated keys)", True,
-      CachedSelfAttention=_sub(_sub(_sub(ATTN,
+      CachedSelfAttention=replaced(replaced(replaced(ATTN,
           "        k = apply_rope(k, positions, self.rope_base)\n", "        raw = k\n        k = apply_rope(k, positions, self.rope_base)\n"),
           "            v = torch.cat([cache[1], v], dim=2)\n",
           "            v = torch.cat([cache[1], v], dim=2)\n            raw = torch.cat([cache[0], raw], dim=2)\n"),
           "return y, (k, v)", "return y, (raw, v)")),
     M("CachedSelfAttention", "returns only the new keys and values as the cache", True,
-      CachedSelfAttention=_sub(_sub(ATTN, "        if cache is not None:\n            k = torch.cat",
+      CachedSelfAttention=replaced(replaced(ATTN, "        if cache is not None:\n            k = torch.cat",
                                     "        k_new, v_new = k, v\n        if cache is not None:\n            k = torch.cat"),
                                "return y, (k, v)", "return y, (k_new, v_new)")),
     M("CachedSelfAttention", "no 1/sqrt(d_k) scaling", True,
-      CachedSelfAttention=_sub(ATTN, "q @ k.transpose(-2, -1) / math.sqrt(self.d_k)", "q @ k.transpose(-2, -1)")),
+      CachedSelfAttention=replaced(ATTN, "q @ k.transpose(-2, -1) / math.sqrt(self.d_k)", "q @ k.transpose(-2, -1)")),
     M("CachedSelfAttention", "RoPE applied to the values too", True,
-      CachedSelfAttention=_sub(ATTN, "        k = apply_rope(k, positions, self.rope_base)\n",
+      CachedSelfAttention=replaced(ATTN, "        k = apply_rope(k, positions, self.rope_base)\n",
                                "        k = apply_rope(k, positions, self.rope_base)\n"
                                "        v = apply_rope(v, positions, self.rope_base)\n")),
     M("CachedSelfAttention", "RoPE not applied to the queries", True,
-      CachedSelfAttention=_sub(ATTN, "        q = apply_rope(q, positions, self.rope_base)\n", "")),
+      CachedSelfAttention=replaced(ATTN, "        q = apply_rope(q, positions, self.rope_base)\n", "")),
     M("CachedSelfAttention", "heads merged without the transpose: (N, h, T, d_k) reshaped to (N, T, E)", True,
-      CachedSelfAttention=_sub(ATTN, "out.transpose(1, 2).reshape(N, T, E)", "out.reshape(N, T, E)")),
+      CachedSelfAttention=replaced(ATTN, "out.transpose(1, 2).reshape(N, T, E)", "out.reshape(N, T, E)")),
     M("CachedSelfAttention", "positions taken as the slot numbers S .. S+T-1 (left padding ignored)", True,
-      CachedSelfAttention=_sub(_sub(ATTN,
+      CachedSelfAttention=replaced(replaced(ATTN,
           "        q = apply_rope(q, positions, self.rope_base)\n        k = apply_rope(k, positions, self.rope_base)\n", ""),
           "        S = k.shape[2] - T\n",
           "        S = k.shape[2] - T\n"
@@ -221,22 +217,22 @@ MUTANTS += [
           "        q = apply_rope(q, slots, self.rope_base)\n"
           "        k = torch.cat([k[:, :, :S], apply_rope(k[:, :, S:], slots, self.rope_base)], dim=2)\n")),
     M("CachedSelfAttention", "q, k, v split within each head (view (N, T, h, 3 d_k), then chunk)", True,
-      CachedSelfAttention=_sub(ATTN,
+      CachedSelfAttention=replaced(ATTN,
           "        q, k, v = self.qkv(x).split(E, dim=-1)                              # (N, T, E) each\n"
           "        q = q.view(N, T, self.h, self.d_k).transpose(1, 2)                  # (N, h, T, d_k)\n"
           "        k = k.view(N, T, self.h, self.d_k).transpose(1, 2)\n"
           "        v = v.view(N, T, self.h, self.d_k).transpose(1, 2)\n",
           "        q, k, v = self.qkv(x).view(N, T, self.h, 3 * self.d_k).transpose(1, 2).chunk(3, dim=-1)\n")),
     M("CachedSelfAttention", "a query with no allowed key gives NaN (softmax over -inf only)", True,
-      CachedSelfAttention=_sub(ATTN,
+      CachedSelfAttention=replaced(ATTN,
           "        w = torch.where(allowed, w, torch.zeros((), dtype=w.dtype, device=w.device))   # rows with no key: 0\n",
           "")),
     M("CachedSelfAttention", "a query may not see its own key (j < S + i)", True,
-      CachedSelfAttention=_sub(ATTN, "allowed = (j <= S + i)", "allowed = (j < S + i)")),
+      CachedSelfAttention=replaced(ATTN, "allowed = (j <= S + i)", "allowed = (j < S + i)")),
     M("CachedSelfAttention", "F.scaled_dot_product_attention, empty rows zeroed", False, CachedSelfAttention=ATTN_SDPA),
     M("CachedSelfAttention", "the masked_attention helper, unbind and slot indices", False, CachedSelfAttention=ATTN_HELPER),
     M("CachedSelfAttention", "softmax by hand with a large negative fill", False,
-      CachedSelfAttention=_sub(ATTN,
+      CachedSelfAttention=replaced(ATTN,
           '        w = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)\n'
           "        w = torch.where(allowed, w, torch.zeros((), dtype=w.dtype, device=w.device))   # rows with no key: 0\n",
           "        scores = scores.masked_fill(~allowed, -1e9)\n"
@@ -318,33 +314,33 @@ def sampling_probs(logits, temperature=1.0, top_k=None, top_p=None, repetition_p
 
 MUTANTS += [
     M("sampling_probs", "every seen logit divided by the penalty (negative ones raised)", True,
-      sampling_probs=_sub(PROBS, "torch.where(z > 0, z / repetition_penalty, z * repetition_penalty)",
+      sampling_probs=replaced(PROBS, "torch.where(z > 0, z / repetition_penalty, z * repetition_penalty)",
                           "z / repetition_penalty")),
     M("sampling_probs", "the penalty once per occurrence (penalty ** count)", True,
-      sampling_probs=_sub(_sub(PROBS,
+      sampling_probs=replaced(replaced(PROBS,
           "seen = torch.zeros(z.shape, dtype=torch.bool, device=z.device).scatter(1, prev, True)",
           "count = torch.zeros(z.shape, dtype=z.dtype, device=z.device).scatter_add(1, prev, torch.ones(prev.shape, dtype=z.dtype, device=z.device))\n"
           "        seen = count > 0\n        factor = repetition_penalty ** count"),
           "torch.where(z > 0, z / repetition_penalty, z * repetition_penalty)", "torch.where(z > 0, z / factor, z * factor)")),
     M("sampling_probs", "the tokens of every row penalised in every row", True,
-      sampling_probs=_sub(PROBS, "seen = torch.zeros(z.shape, dtype=torch.bool, device=z.device).scatter(1, prev, True)",
+      sampling_probs=replaced(PROBS, "seen = torch.zeros(z.shape, dtype=torch.bool, device=z.device).scatter(1, prev, True)",
                           "seen = torch.zeros(z.shape, dtype=torch.bool, device=z.device)\n        seen[:, prev.flatten()] = True")),
     M("sampling_probs", "top-k keeps exactly k (ties at the k-th value dropped by topk's order)", True,
-      sampling_probs=_sub(PROBS,
+      sampling_probs=replaced(PROBS,
           "        kth = torch.topk(z, k, dim=1).values[:, -1:]                         # (N, 1) the k-th largest\n"
           '        z = z.masked_fill(z < kth, float("-inf"))\n',
           "        idx = torch.topk(z, k, dim=1).indices\n"
           '        z = torch.full_like(z, float("-inf")).scatter(1, idx, z.gather(1, idx))\n')),
     M("sampling_probs", "top-k drops the k-th value itself (z > kth)", True,
-      sampling_probs=_sub(PROBS, 'z.masked_fill(z < kth, float("-inf"))', 'z.masked_fill(z <= kth, float("-inf"))')),
+      sampling_probs=replaced(PROBS, 'z.masked_fill(z < kth, float("-inf"))', 'z.masked_fill(z <= kth, float("-inf"))')),
     M("sampling_probs", "temperature multiplies the logits", True,
-      sampling_probs=_sub(PROBS, "z = z / temperature", "z = z * temperature")),
+      sampling_probs=replaced(PROBS, "z = z / temperature", "z = z * temperature")),
     M("sampling_probs", "top-p drops the token that crosses p (cumulative mass incl. itself <= p)", True,
-      sampling_probs=_sub(PROBS, "probs = torch.where(above < top_p, probs", "probs = torch.where(above + probs <= top_p, probs")),
+      sampling_probs=replaced(PROBS, "probs = torch.where(above < top_p, probs", "probs = torch.where(above + probs <= top_p, probs")),
     M("sampling_probs", "no renormalisation after top-p", True,
-      sampling_probs=_sub(PROBS, "        probs = probs / probs.sum(dim=1, keepdim=True)\n", "")),
+      sampling_probs=replaced(PROBS, "        probs = probs / probs.sum(dim=1, keepdim=True)\n", "")),
     M("sampling_probs", "top-p ties broken by sort order (cumsum in sorted order)", True,
-      sampling_probs=_sub(PROBS,
+      sampling_probs=replaced(PROBS,
           "        ordered, _ = torch.sort(probs, dim=1, descending=True)\n"
           "        before = torch.cumsum(ordered, dim=1) - ordered                     # mass before each sorted slot\n"
           "        first = torch.searchsorted(-ordered, -probs, side=\"left\")           # first slot of each token's value\n"
@@ -368,7 +364,7 @@ def sampling_probs(logits, temperature=1.0, top_k=None, top_p=None, repetition_p
     return probs / probs.sum(dim=1, keepdim=True)
 '''),
     M("sampling_probs", "logits divided by the temperature in place", True,
-      sampling_probs=_sub(_sub(PROBS, "    z = logits.clone()\n", "    z = logits\n"),
+      sampling_probs=replaced(replaced(PROBS, "    z = logits.clone()\n", "    z = logits\n"),
                           "    z = z / temperature\n", "    z /= temperature\n")),
     M("sampling_probs", "pairwise comparisons in float64", False, sampling_probs=PROBS_PAIRWISE),
     M("sampling_probs", "row by row, top-k by kthvalue", False, sampling_probs=PROBS_ROWS),
@@ -405,12 +401,12 @@ def sample_next(logits, generator, **settings):
     return torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator).squeeze(1)
 '''),
     M("sample_next", "the global random generator instead of the one given", True,
-      sample_next=_sub(NEXT, "torch.multinomial(probs, 1, generator=generator)", "torch.multinomial(probs, 1)")),
-    M("sample_next", "returns shape (N, 1)", True, sample_next=_sub(NEXT, ".squeeze(1)", "")),
+      sample_next=replaced(NEXT, "torch.multinomial(probs, 1, generator=generator)", "torch.multinomial(probs, 1)")),
+    M("sample_next", "returns shape (N, 1)", True, sample_next=replaced(NEXT, ".squeeze(1)", "")),
     M("sample_next", "draws from probs ** 2, renormalised", True,
-      sample_next=_sub(NEXT, "torch.multinomial(probs, 1", "torch.multinomial(probs ** 2 / (probs ** 2).sum(1, keepdim=True), 1")),
+      sample_next=replaced(NEXT, "torch.multinomial(probs, 1", "torch.multinomial(probs ** 2 / (probs ** 2).sum(1, keepdim=True), 1")),
     M("sample_next", "only the temperature passed on", True,
-      sample_next=_sub(NEXT, "sampling_probs(logits, **settings)",
+      sample_next=replaced(NEXT, "sampling_probs(logits, **settings)",
                        "sampling_probs(logits, temperature=settings.get('temperature', 1.0))")),
     M("sample_next", "inverse CDF with torch.rand and searchsorted", False, sample_next=NEXT_CDF),
     M("sample_next", "the Gumbel-max trick", False, sample_next=NEXT_GUMBEL),
@@ -478,40 +474,40 @@ class LoRALinear(nn.Module):
 '''
 MUTANTS += [
     M("LoRALinear", "A and B both zeros (no gradient ever reaches either)", True,
-      LoRALinear=_sub(LORA, "nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))", "nn.init.zeros_(self.A)")),
+      LoRALinear=replaced(LORA, "nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))", "nn.init.zeros_(self.A)")),
     M("LoRALinear", "the roles swapped: A zeros, B random", True,
-      LoRALinear=_sub(_sub(LORA, "nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))", "nn.init.zeros_(self.A)"),
+      LoRALinear=replaced(replaced(LORA, "nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))", "nn.init.zeros_(self.A)"),
                       "self.scale = alpha / r", "nn.init.kaiming_uniform_(self.B, a=math.sqrt(5))\n        self.scale = alpha / r")),
-    M("LoRALinear", "scale = r / alpha", True, LoRALinear=_sub(LORA, "self.scale = alpha / r", "self.scale = r / alpha")),
-    M("LoRALinear", "scale = alpha (not divided by r)", True, LoRALinear=_sub(LORA, "self.scale = alpha / r", "self.scale = alpha")),
-    M("LoRALinear", "the base not frozen", True, LoRALinear=_sub(LORA,
+    M("LoRALinear", "scale = r / alpha", True, LoRALinear=replaced(LORA, "self.scale = alpha / r", "self.scale = r / alpha")),
+    M("LoRALinear", "scale = alpha (not divided by r)", True, LoRALinear=replaced(LORA, "self.scale = alpha / r", "self.scale = alpha")),
+    M("LoRALinear", "the base not frozen", True, LoRALinear=replaced(LORA,
         "        for p in self.base.parameters():\n            p.requires_grad_(False)\n", "")),
-    M("LoRALinear", "the base's bias left trainable", True, LoRALinear=_sub(LORA,
+    M("LoRALinear", "the base's bias left trainable", True, LoRALinear=replaced(LORA,
         "        for p in self.base.parameters():\n            p.requires_grad_(False)\n",
         "        self.base.weight.requires_grad_(False)\n")),
-    M("LoRALinear", "merge forgets the scale", True, LoRALinear=_sub(LORA,
+    M("LoRALinear", "merge forgets the scale", True, LoRALinear=replaced(LORA,
         "self.base.weight + self.scale * self.B @ self.A", "self.base.weight + self.B @ self.A")),
     M("LoRALinear", "merge adds into the base's weight in place (the adapter then counts it twice)", True,
-      LoRALinear=_sub(LORA,
+      LoRALinear=replaced(LORA,
           "            merged.weight.copy_(self.base.weight + self.scale * self.B @ self.A)\n",
           "            self.base.weight += self.scale * self.B @ self.A\n"
           "            merged.weight.copy_(self.base.weight)\n")),
-    M("LoRALinear", "merge drops the bias", True, LoRALinear=_sub(_sub(LORA,
+    M("LoRALinear", "merge drops the bias", True, LoRALinear=replaced(replaced(LORA,
         "bias=self.base.bias is not None,", "bias=False,"),
         "            if self.base.bias is not None:\n                merged.bias.copy_(self.base.bias)\n", "")),
-    M("LoRALinear", "A and B always float32", True, LoRALinear=_sub(_sub(LORA,
+    M("LoRALinear", "A and B always float32", True, LoRALinear=replaced(replaced(LORA,
         "torch.empty(r, base.in_features, dtype=w.dtype, device=w.device)", "torch.empty(r, base.in_features)"),
         "torch.zeros(base.out_features, r, dtype=w.dtype, device=w.device)", "torch.zeros(base.out_features, r)")),
     M("LoRALinear", "the update without the scale in the forward pass", True,
-      LoRALinear=_sub(LORA, "self.base(x) + self.scale * (x @ self.A.T) @ self.B.T", "self.base(x) + (x @ self.A.T) @ self.B.T")),
+      LoRALinear=replaced(LORA, "self.base(x) + self.scale * (x @ self.A.T) @ self.B.T", "self.base(x) + (x @ self.A.T) @ self.B.T")),
     M("LoRALinear", "A drawn from a standard normal (not kaiming_uniform_: 1/sqrt(in) bound ignored)", True,
-      LoRALinear=_sub(LORA, "nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))", "nn.init.normal_(self.A)")),
+      LoRALinear=replaced(LORA, "nn.init.kaiming_uniform_(self.A, a=math.sqrt(5))", "nn.init.normal_(self.A)")),
     M("LoRALinear", "F.linear with the merged weight; merge from a copy of the base", False, LoRALinear=LORA_FUSED),
     M("LoRALinear", "A made by torch.randn, then drawn again by kaiming_uniform_", False,
-      LoRALinear=_sub(LORA, "torch.empty(r, base.in_features, dtype=w.dtype, device=w.device)",
+      LoRALinear=replaced(LORA, "torch.empty(r, base.in_features, dtype=w.dtype, device=w.device)",
                       "torch.randn(r, base.in_features, dtype=w.dtype, device=w.device)")),
     M("LoRALinear", "einsum in the forward pass, a new Linear's parameters set by data", False,
-      LoRALinear=_sub(_sub(LORA,
+      LoRALinear=replaced(replaced(LORA,
           "return self.base(x) + self.scale * (x @ self.A.T) @ self.B.T",
           'low = torch.einsum("...i,ri->...r", x, self.A)                         # (..., r)\n'
           '        return self.base(x) + self.scale * torch.einsum("...r,or->...o", low, self.B)'),
@@ -546,16 +542,16 @@ def token_nll(logits, targets, mask):
 '''
 MUTANTS += [
     M("token_nll", "the mean over real positions instead of the sum", True,
-      token_nll=_sub(NLL, "total = -torch.where(mask, picked, torch.zeros_like(picked)).sum()",
+      token_nll=replaced(NLL, "total = -torch.where(mask, picked, torch.zeros_like(picked)).sum()",
                      "total = -torch.where(mask, picked, torch.zeros_like(picked)).sum() / mask.sum()")),
     M("token_nll", "padding included", True,
-      token_nll=_sub(NLL, "total = -torch.where(mask, picked, torch.zeros_like(picked)).sum()", "total = -picked.sum()")),
+      token_nll=replaced(NLL, "total = -torch.where(mask, picked, torch.zeros_like(picked)).sum()", "total = -picked.sum()")),
     M("token_nll", "log-softmax over the time axis", True,
-      token_nll=_sub(NLL, "torch.log_softmax(logits, dim=-1)", "torch.log_softmax(logits, dim=1)")),
+      token_nll=replaced(NLL, "torch.log_softmax(logits, dim=-1)", "torch.log_softmax(logits, dim=1)")),
     M("token_nll", "log of softmax (overflows on huge logits)", True,
-      token_nll=_sub(NLL, "torch.log_softmax(logits, dim=-1)", "torch.log(torch.exp(logits) / torch.exp(logits).sum(-1, keepdim=True))")),
+      token_nll=replaced(NLL, "torch.log_softmax(logits, dim=-1)", "torch.log(torch.exp(logits) / torch.exp(logits).sum(-1, keepdim=True))")),
     M("token_nll", "count = the number of sequences", True,
-      token_nll=_sub(NLL, "int(mask.sum())", "mask.shape[0]")),
+      token_nll=replaced(NLL, "int(mask.sum())", "mask.shape[0]")),
     M("token_nll", "targets shifted again (logits[:, :-1] against targets[:, 1:])", True, token_nll='''
 def token_nll(logits, targets, mask):
     logp = torch.log_softmax(logits[:, :-1], dim=-1)
@@ -564,9 +560,9 @@ def token_nll(logits, targets, mask):
     return -(picked * m).sum(), int(m.sum())
 '''),
     M("token_nll", "total detached from the graph", True,
-      token_nll=_sub(NLL, "return total, int(mask.sum())", "return total.detach(), int(mask.sum())")),
+      token_nll=replaced(NLL, "return total, int(mask.sum())", "return total.detach(), int(mask.sum())")),
     M("token_nll", "count returned as a tensor", True,
-      token_nll=_sub(NLL, "return total, int(mask.sum())", "return total, mask.sum()")),
+      token_nll=replaced(NLL, "return total, int(mask.sum())", "return total, mask.sum()")),
     M("token_nll", "F.cross_entropy on the real positions, reduction sum", False, token_nll=NLL_CE),
     M("token_nll", "logsumexp minus the target's logit, float mask", False, token_nll=NLL_LSE),
 ]
@@ -618,24 +614,24 @@ def evaluate_lm(model, batches):
     nats = sum(means) / len(means)
     return {"nats": nats, "bits": nats / math.log(2), "perplexity": math.exp(nats), "tokens": count}
 '''),
-    M("evaluate_lm", "bits = nats * ln 2", True, evaluate_lm=_sub(EVAL, '"bits": nats / math.log(2)', '"bits": nats * math.log(2)')),
-    M("evaluate_lm", "bits in log base 10", True, evaluate_lm=_sub(EVAL, '"bits": nats / math.log(2)', '"bits": nats / math.log(10)')),
-    M("evaluate_lm", "perplexity = 2 ** nats", True, evaluate_lm=_sub(EVAL, '"perplexity": math.exp(nats)', '"perplexity": 2 ** nats')),
-    M("evaluate_lm", "no model.eval(): dropout stays on", True, evaluate_lm=_sub(EVAL, "    model.eval()\n", "")),
-    M("evaluate_lm", "the model left in eval mode", True, evaluate_lm=_sub(EVAL, "    model.train(was_training)\n", "")),
-    M("evaluate_lm", "always back to training mode", True, evaluate_lm=_sub(EVAL, "model.train(was_training)", "model.train()")),
-    M("evaluate_lm", "tokens = the number of sequences", True, evaluate_lm=_sub(_sub(_sub(EVAL,
+    M("evaluate_lm", "bits = nats * ln 2", True, evaluate_lm=replaced(EVAL, '"bits": nats / math.log(2)', '"bits": nats * math.log(2)')),
+    M("evaluate_lm", "bits in log base 10", True, evaluate_lm=replaced(EVAL, '"bits": nats / math.log(2)', '"bits": nats / math.log(10)')),
+    M("evaluate_lm", "perplexity = 2 ** nats", True, evaluate_lm=replaced(EVAL, '"perplexity": math.exp(nats)', '"perplexity": 2 ** nats')),
+    M("evaluate_lm", "no model.eval(): dropout stays on", True, evaluate_lm=replaced(EVAL, "    model.eval()\n", "")),
+    M("evaluate_lm", "the model left in eval mode", True, evaluate_lm=replaced(EVAL, "    model.train(was_training)\n", "")),
+    M("evaluate_lm", "always back to training mode", True, evaluate_lm=replaced(EVAL, "model.train(was_training)", "model.train()")),
+    M("evaluate_lm", "tokens = the number of sequences", True, evaluate_lm=replaced(replaced(replaced(EVAL,
         "    total, count = 0.0, 0\n", "    total, count, rows = 0.0, 0, 0\n"),
         "            count += c\n", "            count += c\n            rows += x.shape[0]\n"),
         '"tokens": count}', '"tokens": rows}')),
-    M("evaluate_lm", "no torch.no_grad()", True, evaluate_lm=_sub(EVAL,
+    M("evaluate_lm", "no torch.no_grad()", True, evaluate_lm=replaced(EVAL,
         "    with torch.no_grad():\n        for x, y, mask in batches:\n            t, c = token_nll(model(x), y, mask)\n            total += float(t)\n            count += c\n",
         "    for x, y, mask in batches:\n        t, c = token_nll(model(x), y, mask)\n        total += float(t)\n        count += c\n")),
-    M("evaluate_lm", "padding counted (cross-entropy over every position, own code)", True, evaluate_lm=_sub(_sub(EVAL_OWN,
+    M("evaluate_lm", "padding counted (cross-entropy over every position, own code)", True, evaluate_lm=replaced(replaced(EVAL_OWN,
         'F.cross_entropy(logits[mask].double(), y[mask], reduction="sum")',
         'F.cross_entropy(logits.flatten(0, 1).double(), y.flatten(), reduction="sum")'),
         "tokens += int(mask.sum())", "tokens += y.numel()")),
-    M("evaluate_lm", "0-d tensors instead of Python numbers", True, evaluate_lm=_sub(_sub(_sub(EVAL,
+    M("evaluate_lm", "0-d tensors instead of Python numbers", True, evaluate_lm=replaced(replaced(replaced(EVAL,
         "    total, count = 0.0, 0\n", "    total, count = torch.zeros((), dtype=torch.float64), torch.zeros((), dtype=torch.long)\n"),
         "            total += float(t)\n", "            total = total + t.double()\n"),
         '"perplexity": math.exp(nats)', '"perplexity": torch.exp(nats)')),
@@ -657,35 +653,28 @@ def evaluate_lm(model, batches):
 
 
 # ---------------------------------------------------------------- q_lora_params
-MUTANTS += [
-    *[M("q_lora_params", f"answer {letter}", True, q_lora_params=f'q_lora_params = "{letter}"\n') for letter in "acd"],
-    M("q_lora_params", "the right letter in capitals and brackets", False, q_lora_params='q_lora_params = " (B) "\n'),
-]
+MUTANTS += choice_mutants("q_lora_params", "b")
 
 # ---------------------------------------------------------------- a correct later part over a wrong earlier one
 # Its visible test blames the earlier part, and its hidden tests, run with the tests' own earlier part,
 # decide (see test_mutants.py).
-def wrong_part(fn: str, name: str) -> dict:
-    """The cell of ``fn``'s wrong mutant ``name`` (in MUTANTS above), to put under a later part in OWN_MERIT."""
-    mutant = next(m for m in MUTANTS if m.target == fn and m.name == name and m.wrong)
-    return {fn: mutant.cells[fn]}
 
 
 OWN_MERIT = [
     (M("CachedSelfAttention", "the reference module, over an apply_rope with the half-split layout", False,
-       **wrong_part("apply_rope", "half-split pairs (i, i + d_k/2), GPT-NeoX's rotate_half")), "apply_rope"),
+       **wrong_part(MUTANTS, "apply_rope", "half-split pairs (i, i + d_k/2), GPT-NeoX's rotate_half")), "apply_rope"),
     (M("CachedSelfAttention", "the masked_attention helper, over an apply_rope with the sign flipped", False,
-       **wrong_part("apply_rope", "rotation the other way (sign of sin flipped)"), CachedSelfAttention=ATTN_HELPER),
+       **wrong_part(MUTANTS, "apply_rope", "rotation the other way (sign of sin flipped)"), CachedSelfAttention=ATTN_HELPER),
      "apply_rope"),
     (M("sample_next", "the reference, over a sampling_probs whose temperature multiplies", False,
-       **wrong_part("sampling_probs", "temperature multiplies the logits")), "sampling_probs"),
+       **wrong_part(MUTANTS, "sampling_probs", "temperature multiplies the logits")), "sampling_probs"),
     (M("sample_next", "inverse CDF, over a sampling_probs that keeps exactly k", False,
-       **wrong_part("sampling_probs", "top-k keeps exactly k (ties at the k-th value dropped by topk's order)"),
+       **wrong_part(MUTANTS, "sampling_probs", "top-k keeps exactly k (ties at the k-th value dropped by topk's order)"),
        sample_next=NEXT_CDF), "sampling_probs"),
     (M("evaluate_lm", "the reference, over a token_nll that includes the padding", False,
-       **wrong_part("token_nll", "padding included")), "token_nll"),
+       **wrong_part(MUTANTS, "token_nll", "padding included")), "token_nll"),
     (M("evaluate_lm", "its own cross-entropy (no token_nll), over a token_nll that returns the mean", False,
-       **wrong_part("token_nll", "the mean over real positions instead of the sum"), evaluate_lm=EVAL_OWN), "token_nll"),
+       **wrong_part(MUTANTS, "token_nll", "the mean over real positions instead of the sum"), evaluate_lm=EVAL_OWN), "token_nll"),
 ]
 
 
