@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
     q.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto",
                    help="bubblewrap when it works (auto), always (bwrap), or process limits only")
+    q.add_argument("--kernels", choices=("auto", "warm", "fresh"), default="auto",
+                   help="fork kernels from a warm interpreter per worker where root and bubblewrap allow (auto), "
+                        "always (warm), or start a new Python for each (fresh); the sandbox is the same")
     q.add_argument("--notebook-timeout", type=int, default=1800, help="seconds per notebook")
     q.add_argument("--memory-mb", type=int, default=6144,
                    help="memory of each sandbox, all its processes together where a cgroup can be made")
@@ -128,7 +131,7 @@ def _run(args: argparse.Namespace) -> None:
                         memory_mb=args.memory_mb, disk_mb=args.disk_mb)
         results = autograde(args.course, args.lab, workers=args.workers, limits=limits,
                             sandbox=args.sandbox, engine=args.engine, scheduler=args.scheduler,
-                            force=args.force, progress=not args.quiet)
+                            force=args.force, progress=not args.quiet, kernels=args.kernels)
         problems = {r.student: r.problem for r in results if r.problem}
         print(score_table(args.course, args.lab, problems).format())
         print(f"isolation: {results[0].sandbox if results else 'none (no submissions)'}")

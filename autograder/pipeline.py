@@ -6,7 +6,9 @@ Each submission goes through ``GRADE_STEPS`` in a worker (``grade_one``, a pure 
   repair   read the file (``reading.py``), rebuild it on the grading template (``repair.py``):
            metadata, ids, moved, deleted or edited test cells; an unreadable file becomes a result,
            not a crash;
-  execute  run it cell by cell in a sandboxed kernel (``runner.py``, ``sandbox.py``);
+  execute  run it cell by cell in a sandboxed kernel (``runner.py``, ``sandbox.py``), forked from a
+           zygote that imported the lab's libraries once for the whole run (``zygote.py``: the same
+           sandbox; where the grader is root with bubblewrap, else a new Python for each kernel);
   rules    check the student's cells on their source (``rules.py``): a part that calls a test
            helper or a shortcut it forbids earns nothing, whatever its kernel then does;
   score    compare, outside the sandbox, with the reference outputs (``scoring.py``), and redact
@@ -33,11 +35,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
-import nbformat
-
 from .course import GradingError, gradebook, grading_template, hidden_cases, nbgrader_env, reference_store
 from .results import SubmissionResult, TestResult, load_result, save_result
 from .sandbox import Limits, bubblewrap, open_sandbox
+from .zygote import Zygote, for_worker, preload, usable
 
 # Bump when grading rules change: saved results with another version are graded again.
 GRADER_VERSION = "3"
@@ -54,6 +55,8 @@ class Job:
     limits: Limits = field(default_factory=Limits)
     sandbox: str = "auto"           # auto (bubblewrap when it works), bwrap, or limits
     digest: str = ""
+    kernels: str = "auto"           # auto (forked from a zygote where it can be), warm, or fresh
+    zygote: str = ""                # the folder of the zygote autograde started for this run, if any
 
 
 @dataclass
@@ -70,6 +73,7 @@ def grade_one(job: Job) -> Graded:
     """Repair, execute and score one submission. Never raises: failures become results.
 
     Each step's seconds go to ``result.phases`` (with the runner's own, and each code cell's)."""
+    import nbformat
     start, lap = time.monotonic(), time.perf_counter()
     template = nbformat.read(str(grading_template(job.course, job.lab)), as_version=4)
     result = SubmissionResult(job.student, job.lab, source=str(job.submission), digest=job.digest)
@@ -88,7 +92,7 @@ def grade_one(job: Job) -> Graded:
         from . import rules
         broken = {name: rules.describe(v) for name, v in rules.violations(nb.cells, template.cells).items()}
         lap = _lap(result.phases, "read and repair", lap)
-        use_bwrap = job.sandbox == "bwrap" or (job.sandbox == "auto" and bubblewrap() is not None)
+        use_bwrap = _uses_bwrap(job.sandbox)
         if job.sandbox == "bwrap" and bubblewrap() is None:
             raise GradingError("--sandbox bwrap was asked for, but bubblewrap is missing or does not "
                                "work here: `apt-get install bubblewrap`, or use --sandbox auto")
@@ -96,9 +100,12 @@ def grade_one(job: Job) -> Graded:
         from .scoring import read_emitted, score
         # The job folder goes after every process of the sandbox is killed, without recursion (a student
         # can leave a chain of folders thousands deep) and without following links.
+        box_zygote, kernels = for_worker(job.kernels, use_bwrap, preload(template), job.zygote)
+        lap = _lap(result.phases, "zygote start", lap)   # waits for its imports at a worker's first submission
         with open_sandbox(job.limits, use_bwrap, chosen=job.sandbox == "limits") as box:
             lap = _lap(result.phases, "sandbox set-up", lap)
-            result.sandbox = box.description
+            box.zygote = box_zygote
+            result.sandbox = f"{box.description}; {kernels}"
             run = run_notebook(nb, box, job.limits)
             lap = _lap(result.phases, "run the notebook", lap)
             emitted = read_emitted(box.job / "work" / EMIT_NAME)
@@ -127,6 +134,7 @@ def grade_one(job: Job) -> Graded:
 def _add_rubrics(nb, course: Path, lab: str) -> None:
     """The TA's copy (what the formgrader shows) gets each written answer's rubric, from the course's
     source notebook, right below the answer; feedback drops it (``written.drop_rubrics``)."""
+    import nbformat
     from .written import add_rubrics, rubrics
     source = Path(course) / "source" / lab / f"{lab}.ipynb"
     if source.exists():
@@ -171,6 +179,7 @@ def _redact(nb, tests: List[TestResult], template) -> None:
 
 def _mark_hidden_failures(nb, tests: List[TestResult]) -> None:
     """Show the outside verdict in the autograded notebook, where nbgrader's pages look."""
+    import nbformat
     verdicts = {t.name: t for t in tests if t.status in ("hidden_failed", "missing", "forbidden")}
     for cell in nb.cells:
         name = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
@@ -206,24 +215,42 @@ def digest(course: Path, lab: str, submission: Path, limits: Limits) -> str:
 def autograde(course: os.PathLike, lab: str, students: Optional[Iterable[str]] = None, *,
               workers: Optional[int] = None, limits: Optional[Limits] = None, sandbox: str = "auto",
               engine: str = "local", scheduler: Optional[str] = None, force: bool = False,
-              progress: bool = True) -> List[SubmissionResult]:
+              progress: bool = True, kernels: str = "auto") -> List[SubmissionResult]:
     """Grade ``students`` (default: all collected) of ``lab``; returns their results.
 
     ``engine`` is ``local`` (a process pool of ``workers``, default one per core) or ``dask``
     (``scheduler`` is a Dask scheduler address; without one a local Dask cluster is started).
+    ``kernels``: ``auto`` forks each kernel from a zygote where the grader runs as root with bubblewrap
+    (``zygote.py``: the same sandbox, the lab's imports paid once per run, or once per Dask worker),
+    ``warm`` insists on it, ``fresh`` starts a new Python for every kernel.
     """
+    if kernels not in ("auto", "warm", "fresh"):
+        raise GradingError(f"unknown kernels {kernels!r}: use auto, warm or fresh")
     course = Path(course).resolve()
     for need in (grading_template(course, lab), reference_store(course, lab), hidden_cases(course, lab)):
         if not need.exists():
             raise GradingError(f"{need} is missing: run `seqlab-grade release {lab} --course {course}` "
                                "before autograding")
     limits = limits or Limits()
+    # first: its imports take seconds, and go on beside everything until the workers' first kernels
+    zygote = _shared_zygote(course, lab, kernels, sandbox, engine)
+    try:
+        return _autograde(course, lab, students, workers, limits, sandbox, engine, scheduler, force, progress,
+                          kernels, zygote)
+    finally:
+        if zygote is not None:
+            zygote.stop()
+
+
+def _autograde(course: Path, lab: str, students, workers, limits: Limits, sandbox: str, engine: str,
+               scheduler: Optional[str], force: bool, progress: bool, kernels: str,
+               zygote: Optional[Zygote]) -> List[SubmissionResult]:
     from .deadlines import lab_deadline
     from .latepenalty import refresh
     deadline = lab_deadline(course, lab)     # a seqlab.toml with a mistake stops here, before any grading
     jobs, results, kept = [], [], []
     for student, path in submissions(course, lab, students).items():
-        job = Job(course, lab, student, path.resolve(), limits, sandbox, digest(course, lab, path, limits))
+        job = Job(course, lab, student, path.resolve(), limits, sandbox, digest(course, lab, path, limits), kernels)
         saved = None if force else load_result(course, lab, student)
         if saved is not None and saved.digest == job.digest and not _grader_failed(saved):
             kept.append(saved)          # unchanged since it was graded: only its lateness may have changed
@@ -233,6 +260,8 @@ def autograde(course: os.PathLike, lab: str, students: Optional[Iterable[str]] =
     run = _run_dask if engine == "dask" else _run_local
     if engine not in ("local", "dask"):
         raise GradingError(f"unknown engine {engine!r}: use local or dask")
+    for job in jobs:
+        job.zygote = str(zygote.folder) if zygote else ""
     with _progress(len(jobs), lab, progress) as bar:
         for graded in run(jobs, workers, scheduler):
             write(course, graded, deadline)
@@ -240,6 +269,23 @@ def autograde(course: os.PathLike, lab: str, students: Optional[Iterable[str]] =
             bar.update(1)
     results += refresh(course, lab, kept, deadline)     # a new time, extension or deadline since
     return sorted(results, key=lambda r: r.student)
+
+
+def _uses_bwrap(sandbox: str) -> bool:
+    return sandbox == "bwrap" or (sandbox == "auto" and bubblewrap() is not None)
+
+
+def _shared_zygote(course: Path, lab: str, kernels: str, sandbox: str, engine: str) -> Optional[Zygote]:
+    """A zygote for this run's local workers, started now so that its imports overlap everything else; None
+    where none can serve them (then each worker decides for itself, ``zygote.for_worker``)."""
+    if engine != "local" or kernels == "fresh" or usable() or not _uses_bwrap(sandbox):
+        return None
+    # plain JSON (the lab's own file): nbformat takes a second to import, and the zygote should start at once
+    template = json.loads(grading_template(course, lab).read_text(encoding="utf-8"))
+    try:
+        return Zygote(preload(template)).start()
+    except OSError:
+        return None
 
 
 def _grader_failed(saved: SubmissionResult) -> bool:
@@ -252,6 +298,7 @@ def write(course: Path, graded: Graded, deadline=None) -> None:
     """The single writer: result JSON, autograded notebook (sanitised: TAs and students open it),
     gradebook scores, then the late penalty, from the submission's time and the lab's ``deadline``
     (default: the course's), set nbgrader's way (``latepenalty.record``) once the scores are in."""
+    import nbformat
     from .deadlines import lab_deadline
     from .latepenalty import assess_result, record
     from .sanitize import sanitize_notebook
@@ -294,6 +341,7 @@ def write(course: Path, graded: Graded, deadline=None) -> None:
 def _written_answers(notebook) -> Dict[str, str]:
     """Grade id -> text of each written answer in an autograded notebook (a path, or read); {} when
     there is none or it cannot be read."""
+    import nbformat
     from .written import is_written
     try:
         nb = nbformat.read(str(notebook), as_version=4) if isinstance(notebook, Path) else notebook
@@ -339,6 +387,7 @@ def _outcome(future, job: Job) -> Graded:
     except Exception as err:  # the worker process itself died (killed, out of memory)
         result = SubmissionResult(job.student, job.lab, source=str(job.submission), digest=job.digest,
                                   problem=f"the grading worker died: {type(err).__name__}: {err}")
+        import nbformat
         template = nbformat.read(str(grading_template(job.course, job.lab)), as_version=4)
         result.tests = _all(template, "ungraded", result.problem)
         return Graded(result)

@@ -150,16 +150,21 @@ def claim_uid() -> Iterator[Optional[int]]:
 
 
 def kernel_of(pids: set) -> set:
-    """The kernel among ``pids`` (the first started Python whose command runs ipykernel) and its
-    launchers among them (the memory group also holds bubblewrap's processes): what per-cell reaping
-    keeps. A process the kernel forked, even before any cell ran, is not kept."""
+    """The kernel among ``pids`` (the first started Python whose command runs ipykernel, or that a
+    zygote named ``ipykernel``, ``zygote.py``) and its launchers among them (the memory group also holds
+    bubblewrap's or the zygote's processes): what per-cell reaping keeps. A process the kernel forked,
+    even before any cell ran, is not kept."""
     info = {}
     for pid in pids:
         try:
             stat_line = Path(f"/proc/{pid}/stat").read_text()
             fields = stat_line[stat_line.rindex(")") + 2:].split()
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            is_kernel = os.path.basename(argv[0]).startswith(b"python") and any(b"ipykernel" in a for a in argv)
+            python = os.path.basename(argv[0]).startswith(b"python")
+            if b"autograder.zygote" in argv:      # forked, not started: its name says which one is the kernel
+                is_kernel = python and Path(f"/proc/{pid}/comm").read_bytes().strip() == b"ipykernel"
+            else:
+                is_kernel = python and any(b"ipykernel" in a for a in argv)
             info[pid] = (int(fields[1]), int(fields[19]), is_kernel)
         except (OSError, ValueError, IndexError):
             continue

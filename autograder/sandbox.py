@@ -113,6 +113,33 @@ def _python_paths() -> List[Path]:
     return sorted(real | paths)
 
 
+def plan(job: Path, limits: Limits) -> List[tuple]:
+    """The file system a kernel sees, step by step: what ``wrap`` gives bubblewrap as arguments and what
+    ``zygote.py`` mounts itself (one list, so the two sandboxes cannot drift apart). Steps are
+    ("symlink", target, path), ("ro-bind", path, must_exist), ("proc", path), ("dev", path),
+    ("tmpfs", path, bytes, mode), ("dir", path, mode), ("bind", path) and ("chdir", path)."""
+    steps: List[tuple] = []
+    for top in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            steps.append(("symlink", os.readlink(top), top))
+        elif os.path.isdir(top):
+            steps.append(("ro-bind", top, True))
+    # /tmp and /dev/shm live in RAM: sized, or files there would bypass the memory limit.
+    tmp_bytes = limits.file_mb * 1024 * 1024
+    steps += [("proc", "/proc"), ("dev", "/dev"), ("tmpfs", "/tmp", tmp_bytes, 0o1777),
+              ("tmpfs", "/dev/shm", tmp_bytes, 0o1777)]
+    binds = [*_python_paths(), job]
+    # bwrap makes missing parent folders private to root; the kernel must be able to walk them.
+    parents = sorted({a for p in binds for a in p.parents if str(a) not in ("/", "/tmp")},
+                     key=lambda a: len(a.parts))
+    for parent in parents:
+        if not any(parent == b or b in parent.parents for b in binds):
+            steps.append(("dir", str(parent), 0o755))
+    steps += [("ro-bind", str(p), False) for p in _python_paths()]
+    steps.append(("ro-bind", "/sys/devices/system/cpu", False))   # torch reads the CPU count here
+    return steps + [("bind", str(job)), ("chdir", str(job / "work"))]
+
+
 def wrap(command: List[str], job: Path, env: dict, limits: Limits, uid: Optional[int],
          use_bwrap: bool, group: Optional["MemoryGroup"] = None) -> List[str]:
     """The command line that runs ``command`` (the kernel) in the sandbox of ``job``."""
@@ -124,27 +151,22 @@ def wrap(command: List[str], job: Path, env: dict, limits: Limits, uid: Optional
     if not use_bwrap:
         return join + trampoline
     args = [*join, bubblewrap(), "--die-with-parent", "--new-session", *_namespaces()]
-    for top in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        if os.path.islink(top):
-            args += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
-    # /tmp and /dev/shm live in RAM: sized, or files there would bypass the memory limit.
-    tmp_bytes = str(limits.file_mb * 1024 * 1024)
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", tmp_bytes, "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", tmp_bytes, "--tmpfs", "/dev/shm"]
-    binds = [*_python_paths(), job]
-    # bwrap makes missing parent folders private to root; the kernel must be able to walk them.
-    parents = sorted({a for p in binds for a in p.parents if str(a) not in ("/", "/tmp")},
-                     key=lambda a: len(a.parts))
-    for parent in parents:
-        if not any(parent == b or b in parent.parents for b in binds):
-            args += ["--perms", "0755", "--dir", str(parent)]
-    for p in _python_paths():
-        args += ["--ro-bind-try", str(p), str(p)]
-    for cpu in ("/sys/devices/system/cpu",):  # torch reads the CPU count here
-        args += ["--ro-bind-try", cpu, cpu]
-    args += ["--bind", str(job), str(job), "--chdir", str(job / "work"), "--clearenv"]
+    for kind, path, *rest in plan(job, limits):
+        if kind == "symlink":
+            args += ["--symlink", path, rest[0]]
+        elif kind == "ro-bind":
+            args += ["--ro-bind" if rest[0] else "--ro-bind-try", path, path]
+        elif kind in ("proc", "dev"):
+            args += [f"--{kind}", path]
+        elif kind == "tmpfs":
+            args += ["--perms", f"{rest[1]:o}", "--size", str(rest[0]), "--tmpfs", path]
+        elif kind == "dir":
+            args += ["--perms", f"{rest[0]:04o}", "--dir", path]
+        elif kind == "bind":
+            args += ["--bind", path, path]
+        else:
+            args += ["--chdir", path]
+    args.append("--clearenv")
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + trampoline
@@ -177,6 +199,7 @@ class Sandbox:
     group: Optional[MemoryGroup] = None
     sized: bool = False                 # the job folder is a sized RAM disk (else measured per cell)
     description: str = ""               # the isolation line the TA sees
+    zygote: Optional[object] = None     # a zygote.Zygote that forks this sandbox's kernels, or None: fresh ones
 
     def processes(self) -> set:
         return members(self.uid, self.group)
@@ -212,9 +235,14 @@ def budgets(limits: Limits, group: Optional[MemoryGroup], sized: bool) -> str:
 
 def exec_main(argv: List[str]) -> None:
     """``exec LIMITS_JSON UID -- COMMAND...``: set limits, drop to UID (if >= 0), exec COMMAND."""
-    limits = Limits(**json.loads(argv[0]))
-    uid = int(argv[1])
     command = argv[argv.index("--") + 1:]
+    confine(Limits(**json.loads(argv[0])), int(argv[1]))
+    os.execvp(command[0], command)
+
+
+def confine(limits: Limits, uid: int) -> None:
+    """What every kernel gets just before it starts, bubblewrap's or the zygote's: the limits, UID
+    (when >= 0, the sandbox's own) and fresh keyrings."""
     mb = 1024 * 1024
     _limit(resource.RLIMIT_AS, limits.memory_mb * mb)
     _limit(resource.RLIMIT_FSIZE, limits.file_mb * mb)
@@ -229,7 +257,6 @@ def exec_main(argv: List[str]) -> None:
     else:  # the grader's own uid: allow what it already runs, plus the sandbox's share
         _limit(resource.RLIMIT_NPROC, _tasks_of(os.getuid()) + limits.processes)
     _fresh_keyrings(own_uid=uid >= 0)
-    os.execvp(command[0], command)
 
 
 # keyctl(2) and its operations; the syscall's number differs by architecture.

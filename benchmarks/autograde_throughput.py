@@ -7,7 +7,9 @@ metadata stripped, as Colab and VS Code do), then in the same run:
 
 1. throughput: plain ``nbgrader autograde LAB`` (the real CLI, nbgrader's defaults, one
    submission after another) and ``pipeline.autograde(workers=N)`` in a sandbox, each a fresh
-   process on its own copy of the course; wall time, submissions/minute and the ratio;
+   process on its own copy of the course; wall time, submissions/minute and the ratio. Our kernels
+   are forked from a zygote that imported the lab's libraries once (``autograder/zygote.py``, the
+   same sandbox); ``--fresh-too`` also times a new Python for each kernel and compares the scores;
 2. agreement: the score of every grade cell in nbgrader's gradebook against our pipeline's, with
    each disagreement printed beside the reason for it;
 3. overhead: a few submissions graded one at a time (workers=1) with ``sandbox="bwrap"``, with
@@ -19,7 +21,7 @@ nbgrader arm gets it through the environment its kernels inherit). The load aver
 at the start, between the parts and at the end: on a shared machine the figures move with it.
 
     python benchmarks/autograde_throughput.py [--lab 01_rnn] [--submissions 24] [--workers N] [--skip-nbgrader]
-        [--pipeline-first] [--overhead 3] [--keep]
+        [--pipeline-first] [--fresh-too] [--overhead 3] [--keep]
 """
 from __future__ import annotations
 
@@ -57,8 +59,8 @@ c.Exchange.root = {exchange!r}
 c.Execute.timeout = {timeout}
 '''
 PIPELINE = ("import sys; from autograder.pipeline import autograde\n"
-            "autograde(sys.argv[1], sys.argv[2], sys.argv[5].split(',') if sys.argv[5:] else None,"
-            " workers=int(sys.argv[3]), sandbox=sys.argv[4], force=True, progress=False)")
+            "autograde(sys.argv[1], sys.argv[2], sys.argv[5].split(',') if sys.argv[5] else None,"
+            " workers=int(sys.argv[3]), sandbox=sys.argv[4], force=True, progress=False, kernels=sys.argv[6])")
 
 
 def load() -> str:
@@ -140,8 +142,8 @@ def run_nbgrader(course: Path, lab: str) -> float:
     return seconds
 
 
-def run_pipeline(course: Path, lab: str, workers: int, sandbox: str, students=None) -> float:
-    argv = [sys.executable, "-c", PIPELINE, str(course), lab, str(workers), sandbox, *([",".join(students)] if students else [])]
+def run_pipeline(course: Path, lab: str, workers: int, sandbox: str, students=None, kernels: str = "auto") -> float:
+    argv = [sys.executable, "-c", PIPELINE, str(course), lab, str(workers), sandbox, ",".join(students or []), kernels]
     start = time.perf_counter()
     subprocess.run(argv, env=environment(course, lab), check=True, cwd=course)
     return time.perf_counter() - start
@@ -222,7 +224,7 @@ def overhead(base: Path, root: Path, lab: str, students: list) -> None:
             if way == "nbclient":
                 seconds[way].append(plain_nbclient(courses[way], lab, sid))
             else:
-                run_pipeline(courses[way], lab, 1, way, [sid])
+                run_pipeline(courses[way], lab, 1, way, [sid], kernels="fresh")   # the sandbox's cost alone
                 result = load_result(courses[way], lab, sid)
                 seconds[way].append(result.seconds)
                 scores[way, sid] = result.score
@@ -245,6 +247,8 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=24)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--skip-nbgrader", action="store_true", help="time only our pipeline")
+    parser.add_argument("--fresh-too", action="store_true",
+                        help="also time our pipeline with a new Python for each kernel (--kernels fresh) and compare scores")
     parser.add_argument("--pipeline-first", action="store_true", help="run our pipeline before nbgrader")
     parser.add_argument("--overhead", type=int, default=3, metavar="N",
                         help="submissions graded one at a time for the sandbox overhead (0: skip)")
@@ -266,6 +270,7 @@ def main() -> None:
         arms = [("pipeline", root / "pipeline")] + ([] if args.skip_nbgrader else [("nbgrader", root / "nbgrader")])
         if not args.pipeline_first:
             arms.reverse()
+        arms += [("fresh", root / "fresh")] if args.fresh_too else []
         times = {}
         for name, course in arms:
             shutil.copytree(base, course)
@@ -273,17 +278,25 @@ def main() -> None:
             if name == "nbgrader":
                 times[name] = run_nbgrader(course, lab)
             else:
-                times[name] = run_pipeline(course, lab, args.workers, "auto")
+                times[name] = run_pipeline(course, lab, args.workers, "auto", kernels="fresh" if name == "fresh" else "auto")
         n = args.submissions
         sandbox = load_result(root / "pipeline", lab, next(iter(kinds))).sandbox
         print(f"throughput ({load()}):")
         for name, t in times.items():
-            what = "plain nbgrader autograde, sequential" if name == "nbgrader" else f"our pipeline, {args.workers} workers, {sandbox}"
+            what = {"nbgrader": "plain nbgrader autograde, sequential",
+                    "fresh": f"our pipeline, {args.workers} workers, a new Python for each kernel (--kernels fresh)"
+                    }.get(name, f"our pipeline, {args.workers} workers, {sandbox}")
             print(f"  {name:<9} {t:7.1f} s  {60 * n / t:5.2f} submissions/minute   ({what})")
         if "nbgrader" in times:
-            print(f"  ratio (our submissions/minute over nbgrader's): {times['nbgrader'] / times['pipeline']:.2f}x  (aim >= 1.7x)")
+            print(f"  ratio (our submissions/minute over nbgrader's): {times['nbgrader'] / times['pipeline']:.2f}x  (aim >= 3x)")
+            if "fresh" in times:
+                print(f"  ratio with --kernels fresh: {times['nbgrader'] / times['fresh']:.2f}x")
             differ, unexplained = compare(root / "nbgrader", root / "pipeline", lab, kinds)
             print(f"{differ} grade cell(s) scored differently, {unexplained} of them for no known reason")
+        if "fresh" in times:
+            same = [sid for sid in kinds if load_result(root / "fresh", lab, sid).score == load_result(root / "pipeline", lab, sid).score]
+            print(f"forked kernels against new ones: {len(same)} of {n} submissions scored the same"
+                  + ("" if len(same) == n else f"; differ: {', '.join(sid for sid in kinds if sid not in same)}"))
         if args.overhead:
             overhead(base, root, lab, list(kinds)[:args.overhead])
         print(f"end: {load()}")

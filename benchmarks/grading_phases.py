@@ -19,7 +19,11 @@ and printed as medians over the submissions (the first one also pays this proces
 total of that first one is printed apart). One at a time, so that no two submissions share the cores;
 the load average is printed, since other work may.
 
-    python benchmarks/grading_phases.py LAB [--submissions 5] [--kinds reference] [--sandbox auto]
+With the default ``--kernels auto`` each kernel is forked from a zygote that imported the lab's libraries
+(``autograder/zygote.py``), started at the first submission (its seconds are that one's "zygote start");
+``--kernels fresh`` starts a new Python for each kernel, as before.
+
+    python benchmarks/grading_phases.py LAB [--submissions 5] [--kinds reference] [--sandbox auto] [--kernels auto]
 """
 from __future__ import annotations
 
@@ -116,7 +120,7 @@ def cell_labels(course: Path, lab: str, submission: Path) -> dict:
     return labels
 
 
-def grade(course: Path, lab: str, students: dict, sandbox: str) -> list:
+def grade(course: Path, lab: str, students: dict, sandbox: str, kernels: str = "auto") -> list:
     """Grade each submission with ``grade_one`` then ``write``; returns (result, write seconds, labels)."""
     from autograder.pipeline import Job, digest, grade_one, write
     from autograder.sandbox import Limits
@@ -124,7 +128,7 @@ def grade(course: Path, lab: str, students: dict, sandbox: str) -> list:
     graded = []
     for sid in students:
         path = course / "submitted" / sid / lab / f"{lab}.ipynb"
-        job = Job(course, lab, sid, path.resolve(), Limits(), sandbox, digest(course, lab, path, Limits()))
+        job = Job(course, lab, sid, path.resolve(), Limits(), sandbox, digest(course, lab, path, Limits()), kernels)
         out = grade_one(job)
         start = time.perf_counter()
         write(course, out)
@@ -138,8 +142,8 @@ def grade(course: Path, lab: str, students: dict, sandbox: str) -> list:
 def phases_of(result, write_seconds: float, labels: dict) -> dict:
     """(group, phase) -> seconds of one graded submission."""
     p = result.phases
-    out = {("fixed costs", name): p[name] for name in ("read and repair", "sandbox set-up", "sandbox tear-down",
-                                                        "scoring", "serialise") if name in p}
+    out = {("fixed costs", name): p[name] for name in ("read and repair", "zygote start", "sandbox set-up",
+                                                        "sandbox tear-down", "scoring", "serialise") if name in p}
     for name in RUNNER_STEPS:
         out["fixed costs", name] = p.get(name, 0.0)
     cells = defaultdict(float)
@@ -184,6 +188,8 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=5)
     parser.add_argument("--kinds", default="reference", help="comma-separated: reference, wrong, blank")
     parser.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto")
+    parser.add_argument("--kernels", choices=("auto", "warm", "fresh"), default="auto",
+                        help="kernels forked from a zygote (auto, warm) or a new Python each (fresh)")
     parser.add_argument("--keep", action="store_true", help="keep the graded course and print where")
     args = parser.parse_args()
     from autograder.sandbox import bubblewrap
@@ -194,7 +200,7 @@ def main() -> None:
     try:
         shutil.copytree(released(args.lab), course)
         students = make_submissions(course, args.lab, args.submissions, args.kinds.split(","))
-        report(args.lab, grade(course, args.lab, students, args.sandbox))
+        report(args.lab, grade(course, args.lab, students, args.sandbox, args.kernels))
     finally:
         if args.keep:
             print(f"course kept in {course}")

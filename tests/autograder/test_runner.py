@@ -13,17 +13,37 @@ from autograder import jobfolder
 from autograder.runner import KernelStartError, run_notebook
 from autograder.jobfolder import remove_tree
 from autograder.sandbox import Limits, bubblewrap, describe, open_sandbox
+from autograder.zygote import KERNEL_MODULES, Zygote, usable
 
 needs_bwrap = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap missing or not usable here "
                                  "(apt-get install bubblewrap; .ci/run installs it)")
 
 
-def run(cells, tmp_path, use_bwrap=True, **limits):
+@pytest.fixture(scope="module")
+def zygote():
+    """A zygote for this module's warm kernels (``zygote.py``), where root and bubblewrap allow one."""
+    why = usable() or ("" if bubblewrap() else "bubblewrap missing or not usable here")
+    if why:
+        pytest.skip(why)
+    warm = Zygote(KERNEL_MODULES).start().ready()
+    yield warm
+    warm.stop()
+
+
+@pytest.fixture(params=["fresh", "warm"])
+def kernels(request):
+    """Where the test's kernels come from: a new Python each (None), or forked from the zygote. The
+    tests that take it hold for both: the sandbox is the same."""
+    return request.getfixturevalue("zygote") if request.param == "warm" else None
+
+
+def run(cells, tmp_path, use_bwrap=True, kernels=None, **limits):
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     use_bwrap = use_bwrap and bubblewrap() is not None
     limits = Limits(**{"cell_seconds": 30, "notebook_seconds": 120, **limits})   # ample on a busy machine
     with open_sandbox(limits, use_bwrap, parent=tmp_path) as box:
+        box.zygote = kernels
         execution = run_notebook(nb, box, limits)
         execution.leftover = box.processes()       # what still runs after the notebook is done
         execution.left = sorted(str(p.relative_to(box.job)) for p in box.job.rglob("*"))
@@ -36,37 +56,37 @@ def text(cell) -> str:
     return "".join(o.get("text", "") for o in cell.outputs)
 
 
-def test_errors_are_recorded_per_cell_and_the_rest_runs(tmp_path):
+def test_errors_are_recorded_per_cell_and_the_rest_runs(tmp_path, kernels):
     """Does a failing cell record its exception (name and message) while later cells still run?"""
-    nb, ex, statuses, _ = run(["x = 1", "assert x == 2, 'x should be 2'", "print(x + 1)"], tmp_path)
+    nb, ex, statuses, _ = run(["x = 1", "assert x == 2, 'x should be 2'", "print(x + 1)"], tmp_path, kernels=kernels)
     assert statuses == ["ok", "error", "ok"]
     assert ex.cells[1].error == "AssertionError: x should be 2" and text(nb.cells[2]) == "2\n"
 
 
-def test_a_timeout_or_dead_kernel_costs_one_cell_and_state_is_replayed(tmp_path):
+def test_a_timeout_or_dead_kernel_costs_one_cell_and_state_is_replayed(tmp_path, kernels):
     """After an endless loop and an os._exit, is the kernel restarted with earlier definitions back?"""
     nb, ex, statuses, _ = run(["y = 41", "while True:\n    try:\n        pass\n    except KeyboardInterrupt:\n        pass",
-                               "import os; os._exit(1)", "print(y + 1)"], tmp_path, cell_seconds=3)
+                               "import os; os._exit(1)", "print(y + 1)"], tmp_path, kernels=kernels, cell_seconds=3)
     assert statuses == ["ok", "timeout", "died", "ok"] and ex.restarts == 2
     assert text(nb.cells[3]) == "42\n"
 
 
-def test_restart_budget_and_notebook_deadline_leave_later_cells_not_run(tmp_path):
+def test_restart_budget_and_notebook_deadline_leave_later_cells_not_run(tmp_path, kernels):
     """When crashes exceed the restart budget, are the remaining cells marked not run, with why?"""
     crash = "import os; os._exit(1)"
-    nb, ex, statuses, _ = run([crash, crash, "print(1)"], tmp_path, restarts=1)
+    nb, ex, statuses, _ = run([crash, crash, "print(1)"], tmp_path, kernels=kernels, restarts=1)
     assert statuses == ["died", "died", "not_run"] and "restarted 1 times" in ex.cells[2].error
 
 
-def test_output_flood_is_cut(tmp_path):
+def test_output_flood_is_cut(tmp_path, kernels):
     """Does a cell that prints megabytes keep only the capped amount, with a notice?"""
-    nb, ex, statuses, _ = run(["for i in range(20000):\n    print('x' * 100)"], tmp_path, output_kb=16)
+    nb, ex, statuses, _ = run(["for i in range(20000):\n    print('x' * 100)"], tmp_path, kernels=kernels, output_kb=16)
     assert statuses == ["ok"]
     assert len(text(nb.cells[0])) < 64 * 1024 and "output cut" in text(nb.cells[0])
 
 
 @needs_bwrap
-def test_sandbox_hides_the_grader_files_network_and_environment(tmp_path, monkeypatch):
+def test_sandbox_hides_the_grader_files_network_and_environment(tmp_path, monkeypatch, kernels):
     """Inside the sandbox: no repository, no course, no grader env vars, no network, a fresh uid?"""
     secret = tmp_path / "course" / "reference"
     secret.mkdir(parents=True)
@@ -78,7 +98,7 @@ def test_sandbox_hides_the_grader_files_network_and_environment(tmp_path, monkey
              "print(os.environ.get('GRADER_CANARY'), os.getuid())\n"
              "try:\n    socket.create_connection(('127.0.0.1', 22), timeout=2); print('net')\n"
              "except OSError:\n    print('no net')")
-    nb, ex, statuses, uid = run([probe], tmp_path)
+    nb, ex, statuses, uid = run([probe], tmp_path, kernels=kernels)
     assert statuses == ["ok"]
     assert text(nb.cells[0]) == f"False False\nNone {uid}\nno net\n"
     assert "bubblewrap" in describe(uid, True)
@@ -86,12 +106,12 @@ def test_sandbox_hides_the_grader_files_network_and_environment(tmp_path, monkey
 
 @needs_bwrap
 @pytest.mark.skipif(os.getuid() != 0, reason="per-sandbox uids need root")
-def test_fork_bomb_is_capped_and_its_children_reaped(tmp_path):
+def test_fork_bomb_is_capped_and_its_children_reaped(tmp_path, kernels):
     """Does a fork bomb hit the process limit, and are its children gone after the cell?"""
     bomb = ("import os, time\nn = 0\nwhile True:\n    try:\n        pid = os.fork()\n"
             "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(600)\n        os._exit(0)\n"
             "    n += 1\nprint(n < 200)")
-    nb, ex, statuses, uid = run([bomb, "print('after')"], tmp_path, processes=64)
+    nb, ex, statuses, uid = run([bomb, "print('after')"], tmp_path, kernels=kernels, processes=64)
     assert statuses == ["ok", "ok"] and text(nb.cells[0]) == "True\n"
     assert ex.leftover == set()
 
@@ -105,13 +125,13 @@ def test_without_bubblewrap_the_kernel_gets_only_the_sandbox_environment(tmp_pat
 
 
 @needs_bwrap
-def test_sandbox_tmp_is_a_bounded_ram_disk(tmp_path):
+def test_sandbox_tmp_is_a_bounded_ram_disk(tmp_path, kernels):
     """Can many files, each under the file-size limit, fill the sandbox's /tmp (RAM) past its size?"""
     fill = ("chunk = b'x' * 2**20\ntry:\n    for i in range(8):\n"
             "        with open(f'/tmp/fill{i}', 'wb') as f:\n            for _ in range(8):\n"
             "                f.write(chunk); f.flush()\n    print('filled')\n"
             "except OSError as err:\n    print('stopped', err.errno)")
-    nb, ex, statuses, _ = run([fill], tmp_path, file_mb=16)
+    nb, ex, statuses, _ = run([fill], tmp_path, kernels=kernels, file_mb=16)
     assert statuses == ["ok"] and text(nb.cells[0]) == "stopped 28\n"     # ENOSPC: the 16 MB tmpfs is full
 
 
@@ -125,7 +145,7 @@ FORGE = ("import sys\nout = sys.stdout\n"
          "    out.session.send(out.pub_thread, kind, content=content, parent=out.parent_header, ident=out.topic)\n")
 
 
-def test_malformed_and_unencodable_kernel_messages_are_survived(tmp_path):
+def test_malformed_and_unencodable_kernel_messages_are_survived(tmp_path, kernels):
     """Are kernel messages of a shape nbclient does not expect (display data as a list, content as a list,
     an error without a name) dropped with a note, half an emoji in a stream, a display or an exception
     replaced by U+FFFD, and a markdown display's dangling attachment reference removed, without a crash?"""
@@ -135,7 +155,7 @@ forge('error', b'{"ename": 5, "evalue": null}')
 forge('stream', b'{"name": "stdout", "text": "half \\ud83d"}')
 forge('display_data', b'{"data": {"text/plain": "d\\ud83d", "text/markdown": "![x](attachment:x.png)"}, "metadata": {}}')
 print('still here')"""
-    nb, ex, statuses, _ = run([forged, "raise ValueError('half \\ud83d')", "print('after')"], tmp_path)
+    nb, ex, statuses, _ = run([forged, "raise ValueError('half \\ud83d')", "print('after')"], tmp_path, kernels=kernels)
     assert statuses == ["ok", "error", "ok"]
     text = outputs_json(nb)
     text.encode("utf-8")     # raises on a lone surrogate
@@ -177,13 +197,14 @@ for path in (os.environ['IPYTHONDIR'] + '/profile_default/startup/00-x.py',
 os._exit(1)"""
 
 
-@pytest.mark.parametrize("use_bwrap", [True, False], ids=["bwrap", "limits"])
-def test_files_planted_for_the_next_kernel_never_run(tmp_path, use_bwrap):
+@pytest.mark.parametrize("use_bwrap,warm", [(True, False), (False, False), (True, True)],
+                         ids=["bwrap", "limits", "bwrap, warm kernels"])
+def test_files_planted_for_the_next_kernel_never_run(tmp_path, request, use_bwrap, warm):
     """After a cell plants startup files, a .pth file and a fake sandbox trampoline and kills its kernel,
     does the next kernel start clean, with none of them run (as root or otherwise)?"""
     nb, ex, statuses, _ = run(["x = 41", PLANT_FOR_NEXT_KERNEL,
                                "import os\nprint(x + 1, sorted(f for f in os.listdir('.') if f.startswith('RAN')))"],
-                              tmp_path, use_bwrap=use_bwrap)
+                              tmp_path, use_bwrap=use_bwrap, kernels=request.getfixturevalue("zygote") if warm else None)
     assert statuses == ["ok", "died", "ok"] and ex.restarts == 1
     assert text(nb.cells[2]) == "42 []\n"
 
@@ -205,13 +226,13 @@ def test_a_kernel_that_never_starts_is_the_graders_error_with_a_reason(tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_nothing_the_student_wrote_is_left_in_the_job(tmp_path):
+def test_nothing_the_student_wrote_is_left_in_the_job(tmp_path, kernels):
     """After the run, are 3,000-deep folder chains left in the working folder and home gone, the emitted
     outputs kept until scoring, and then the job folder gone?"""
     deep = ("import os\nwork = os.getcwd()\nfor base in (work, os.path.expanduser('~')):\n    os.chdir(base)\n"
             "    for _ in range(3000):\n        os.mkdir('d')\n        os.chdir('d')\nos.chdir(work)\n"
             "open(os.environ['SEQLAB_EMIT_FILE'], 'a').write('{}\\n')\nprint('deep')")
-    nb, ex, statuses, _ = run([deep], tmp_path)
+    nb, ex, statuses, _ = run([deep], tmp_path, kernels=kernels)
     assert statuses == ["ok"] and text(nb.cells[0]) == "deep\n"
     assert ex.left == ["work", "work/.seqlab-emitted.jsonl"] and list(tmp_path.iterdir()) == []
 
@@ -278,10 +299,10 @@ THREE_HOGS = ("import os, time\npids = []\nfor _ in range(3):\n    pid = os.fork
 
 @needs_bwrap
 @needs_root
-def test_memory_is_limited_for_all_the_sandboxes_processes_together(tmp_path):
+def test_memory_is_limited_for_all_the_sandboxes_processes_together(tmp_path, kernels):
     """Under a 1,200 MB budget, can three processes of 500 MB each all live? Where a cgroup can be
     made, one of them is killed (exit -9) or the kernel dies; the isolation line says which limit held."""
-    nb, ex, statuses, _ = run([THREE_HOGS, "print('after')"], tmp_path, memory_mb=1200, cell_seconds=60)
+    nb, ex, statuses, _ = run([THREE_HOGS, "print('after')"], tmp_path, kernels=kernels, memory_mb=1200, cell_seconds=60)
     if "together (cgroup" not in ex.sandbox:
         pytest.skip(f"no memory cgroup can be created here: {ex.sandbox}")
     assert "memory 1200 MB for all its processes together" in ex.sandbox
@@ -295,11 +316,11 @@ DAEMON = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork(
 
 @needs_bwrap
 @needs_root
-def test_a_daemon_never_outlives_its_cell(tmp_path):
+def test_a_daemon_never_outlives_its_cell(tmp_path, kernels):
     """Is a double-forked daemon (its own session, parent gone) killed after its cell, the kernel kept?"""
     count = ("import os\nprint(sum(1 for p in os.listdir('/proc') if p.isdigit() and os.stat('/proc/' + p).st_uid == "
              "os.getuid() and open(f'/proc/{p}/stat').read().rsplit(')', 1)[1].split()[0] != 'Z'))")  # zombies are gone
-    nb, ex, statuses, _ = run([DAEMON, count], tmp_path)
+    nb, ex, statuses, _ = run([DAEMON, count], tmp_path, kernels=kernels)
     assert statuses == ["ok", "ok"] and text(nb.cells[1]) == "1\n" and ex.leftover == set()
 
 
@@ -310,22 +331,22 @@ READ_KEYS = "print('seqlab-secret' in open('/proc/keys').read())"
 
 @needs_bwrap
 @needs_root
-def test_each_sandbox_gets_fresh_keyrings(tmp_path):
+def test_each_sandbox_gets_fresh_keyrings(tmp_path, kernels):
     """Can a key one submission stored in its uid's user keyring be seen by the next sandbox of that uid?"""
     if not os.path.exists("/proc/keys") or os.uname().machine != "x86_64":
         pytest.skip("no kernel keyrings here")
-    nb, ex, statuses, uid = run([STORE_KEY, READ_KEYS], tmp_path)
+    nb, ex, statuses, uid = run([STORE_KEY, READ_KEYS], tmp_path, kernels=kernels)
     assert text(nb.cells[0]) == "True\n" and text(nb.cells[1]) == "True\n"
-    nb, ex, statuses, again = run([READ_KEYS], tmp_path)
+    nb, ex, statuses, again = run([READ_KEYS], tmp_path, kernels=kernels)
     assert again == uid and text(nb.cells[0]) == "False\n"
 
 
 
-def test_a_cell_that_calls_exit_costs_nothing_else(tmp_path):
+def test_a_cell_that_calls_exit_costs_nothing_else(tmp_path, kernels):
     """exit() stops the kernel 0.1 s after its cell (a busy machine may let the next cell start first,
     or not): is the kernel restarted before the next cell, that cell graded as it deserves, and the
     exit() cell, which completed, left as it ran and skipped when the state is rebuilt?"""
     nb, ex, statuses, _ = run(["x = 41", "print('bye')\nexit()", "import time\ntime.sleep(0.5)\nprint(x + 1)",
-                               "print(x + 2)"], tmp_path)
+                               "print(x + 2)"], tmp_path, kernels=kernels)
     assert statuses == ["ok", "ok", "ok", "ok"] and ex.restarts == 1
     assert text(nb.cells[1]) == "bye\n" and text(nb.cells[2]) == "42\n" and text(nb.cells[3]) == "43\n"
