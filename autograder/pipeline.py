@@ -107,6 +107,8 @@ def grade_one(job: Job) -> Graded:
             box.zygote = box_zygote
             result.sandbox = f"{box.description}; {kernels}"
             run = run_notebook(nb, box, job.limits)
+            if run.unforked:
+                result.sandbox += f"; the zygote could not fork a kernel, so new Pythons ran it ({run.unforked})"
             lap = _lap(result.phases, "run the notebook", lap)
             emitted = read_emitted(box.job / "work" / EMIT_NAME)
         lap = _lap(result.phases, "sandbox tear-down", lap)

@@ -78,6 +78,7 @@ class Execution:
     # Seconds of the runner's own steps, all kernels together: "kernel start", "kernel stop",
     # "replay" (after a restart), "after each cell" (reaping strays, the disk check), "empty job folder".
     phases: Dict[str, float] = field(default_factory=dict)
+    unforked: str = ""            # why the zygote could not fork this notebook's kernel (new Pythons then ran it)
 
 
 class _QuickClient(AsyncKernelClient):
@@ -287,6 +288,11 @@ def run_notebook(nb: nbformat.NotebookNode, box: Sandbox, limits: Limits) -> Exe
                 with timed(run.phases, "kernel start"):
                     client = _start(nb, box, manager, limits)
             except Exception as err:  # a kernel that will not start: no cell is to blame yet
+                if sandbox["zygote"] is not None:
+                    # A forked start reads nothing the student wrote: the grader's problem. The notebook goes
+                    # on in new Pythons, as with --kernels fresh, and its isolation line says so.
+                    run.unforked, sandbox["zygote"] = str(err)[:500], None
+                    continue
                 first_tries -= 1
                 if not position and first_tries > 0 and time.monotonic() < deadline:
                     continue          # a busy machine can lose a start: try again before giving up

@@ -106,6 +106,20 @@ def test_a_kernel_cannot_reach_its_launchers_or_the_zygote(tmp_path, warm):
 
 
 @needs_zygote
+def test_a_kernel_the_zygote_cannot_fork_runs_in_a_new_python(tmp_path):
+    """When the zygote is gone (or cannot build a sandbox), does the notebook still run, in new Pythons, with
+    the reason kept for the isolation line?"""
+    gone = Zygote(KERNEL_MODULES).start().ready()
+    gone.process.kill()
+    gone.process.wait()
+    try:
+        nb, ex, statuses, _ = run(["print(1 + 1)"], tmp_path, kernels=gone)
+    finally:
+        gone.stop()
+    assert statuses == ["ok"] and text(nb.cells[0]) == "2\n" and ex.unforked
+
+
+@needs_zygote
 def test_a_zygote_whose_imports_start_a_thread_is_refused(tmp_path):
     """A fork copies only the thread that forks: does a zygote whose imports left a second thread running
     refuse to serve (the grader then starts new kernels), saying why?"""
