@@ -59,8 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--sandbox", choices=("auto", "bwrap", "limits"), default="auto",
                    help="bubblewrap when it works (auto), always (bwrap), or process limits only")
     q.add_argument("--kernels", choices=("auto", "warm", "fresh"), default="auto",
-                   help="fork kernels from a warm interpreter per worker where root and bubblewrap allow (auto), "
-                        "always (warm), or start a new Python for each (fresh); the sandbox is the same")
+                   help="fork kernels from a warm interpreter that imports the lab's libraries once per run, where "
+                        "root and bubblewrap allow (auto), always (warm), or start a new Python for each (fresh); "
+                        "the sandbox is the same")
     q.add_argument("--notebook-timeout", type=int, default=1800, help="seconds per notebook")
     q.add_argument("--memory-mb", type=int, default=6144,
                    help="memory of each sandbox, all its processes together where a cgroup can be made")
