@@ -252,7 +252,8 @@ def _autograde(course: Path, lab: str, students, workers, limits: Limits, sandbo
     deadline = lab_deadline(course, lab)     # a seqlab.toml with a mistake stops here, before any grading
     jobs, results, kept = [], [], []
     for student, path in submissions(course, lab, students).items():
-        job = Job(course, lab, student, path.resolve(), limits, sandbox, digest(course, lab, path, limits), kernels)
+        job = Job(course, lab, student, path.resolve(), limits, sandbox, digest(course, lab, path, limits), kernels,
+                  str(zygote.folder) if zygote else "")
         saved = None if force else load_result(course, lab, student)
         if saved is not None and saved.digest == job.digest and not _grader_failed(saved):
             kept.append(saved)          # unchanged since it was graded: only its lateness may have changed
@@ -262,8 +263,6 @@ def _autograde(course: Path, lab: str, students, workers, limits: Limits, sandbo
     run = _run_dask if engine == "dask" else _run_local
     if engine not in ("local", "dask"):
         raise GradingError(f"unknown engine {engine!r}: use local or dask")
-    for job in jobs:
-        job.zygote = str(zygote.folder) if zygote else ""
     with _progress(len(jobs), lab, progress) as bar:
         for graded in run(jobs, workers, scheduler):
             write(course, graded, deadline)

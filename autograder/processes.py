@@ -19,6 +19,9 @@ from typing import Iterator, List, Optional, Tuple
 
 # First uid handed to sandboxed kernels when the grader runs as root (one per running sandbox).
 SANDBOX_UID_BASE = 64000
+# What a kernel forked from a zygote (``zygote.py``) names itself in /proc/PID/comm: its command line is
+# the zygote's, so ``kernel_of`` tells it from its launchers by this name.
+FORKED_KERNEL_NAME = b"ipykernel"
 
 
 @functools.lru_cache(maxsize=None)
@@ -162,7 +165,7 @@ def kernel_of(pids: set) -> set:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             python = os.path.basename(argv[0]).startswith(b"python")
             if b"autograder.zygote" in argv:      # forked, not started: its name says which one is the kernel
-                is_kernel = python and Path(f"/proc/{pid}/comm").read_bytes().strip() == b"ipykernel"
+                is_kernel = python and Path(f"/proc/{pid}/comm").read_bytes().strip() == FORKED_KERNEL_NAME
             else:
                 is_kernel = python and any(b"ipykernel" in a for a in argv)
             info[pid] = (int(fields[1]), int(fields[19]), is_kernel)

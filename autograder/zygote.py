@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from .launch_kernel import FORWARDED
+from .processes import FORKED_KERNEL_NAME, libc
 
 # What the zygote imports (``preload``): every module the lab's own code cells import (its grading
 # template, never a submission); what torch imports on its first use of autograd with a given gradient
@@ -59,9 +60,7 @@ from .launch_kernel import FORWARDED
 FIRST_USE = {"torch": ("torch.fx.experimental.symbolic_shapes",), "torch.nn": ("torch._dynamo",)}
 KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger")
 NEVER = ("pyarrow", "tqdm", "ipywidgets")
-# The kernel's name in /proc/PID/comm: how ``processes.kernel_of`` tells the kernel from its launchers.
-KERNEL_NAME = b"ipykernel"
-# What a kernel gets from the zygote's environment: nothing else (the request holds the kernel's own).
+# The zygote's own environment (each kernel's is replaced by the one its request holds).
 ZYGOTE_ENV = {"LANG": "C.UTF-8", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "OPENBLAS_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
               "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
@@ -309,9 +308,8 @@ def _outer(conn: socket.socket) -> int:
     _prctl(PR_SET_NAME, b"seqlab-sandbox")
     if request["group"]:    # before anything else: all this process starts stays in the group
         Path(request["group"]).write_text(str(os.getpid()))
-    _check(_libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-    if _libc().unshare(CLONE_NEWCGROUP) != 0:   # as bubblewrap's --unshare-cgroup-try
-        pass
+    _check(libc().unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+    libc().unshare(CLONE_NEWCGROUP)             # where it can, as bubblewrap's --unshare-cgroup-try
     request["root"] = os.path.join(_FOLDER, f"root-{os.getpid()}")
     init = os.fork()
     if init == 0:
@@ -362,9 +360,9 @@ def _kernel(request: dict, cwd: str) -> int:
     """PID 2: the limits, uid and environment a sandboxed kernel gets, then ipykernel in this process."""
     from .sandbox import Limits, confine
 
-    for number in FORWARDED[1:]:
+    for number in FORWARDED:
         signal.signal(number, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)    # a new Python's: KeyboardInterrupt
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     os.chdir(cwd)
@@ -374,7 +372,7 @@ def _kernel(request: dict, cwd: str) -> int:
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     confine(Limits(**request["limits"]), request["uid"])
     _prctl(PR_SET_DUMPABLE, 1)          # as after an exec: the kernel may read its own /proc entries
-    _prctl(PR_SET_NAME, KERNEL_NAME)
+    _prctl(PR_SET_NAME, FORKED_KERNEL_NAME)
     os.environ.clear()
     os.environ.update(request["env"])
     os.environ.update(_IMPORTED_ENV)
@@ -454,8 +452,8 @@ def _build_root(plan: list, root: str) -> str:
         elif kind == "chdir":
             cwd = path
     os.chdir(root)
-    _check(_libc().syscall(PIVOT_ROOT[platform.machine()], b".", b"."), "pivot_root")
-    _check(_libc().umount2(b".", MNT_DETACH), "umount the old root")
+    _check(libc().syscall(PIVOT_ROOT[platform.machine()], b".", b"."), "pivot_root")
+    _check(libc().umount2(b".", MNT_DETACH), "umount the old root")
     os.chdir("/")
     return cwd
 
@@ -511,7 +509,7 @@ def _makedirs(path: str) -> None:
 
 def _mount(source, target, fstype, flags: int, data: Optional[str] = None) -> None:
     enc = lambda v: None if v is None else str(v).encode()  # noqa: E731
-    _check(_libc().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+    _check(libc().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
            f"mount {target}")
 
 
@@ -523,14 +521,10 @@ def _check(result: int, what: str) -> None:
 
 def _prctl(option: int, value) -> None:
     if isinstance(value, bytes):
-        _libc().prctl(option, ctypes.c_char_p(value), 0, 0, 0)
+        libc().prctl(option, ctypes.c_char_p(value), 0, 0, 0)
     else:
-        _libc().prctl(option, ctypes.c_ulong(int(value)), 0, 0, 0)
+        libc().prctl(option, ctypes.c_ulong(int(value)), 0, 0, 0)
 
-
-def _libc():
-    from .processes import libc
-    return libc()
 
 
 if __name__ == "__main__":
